@@ -1,0 +1,1 @@
+"""forecast_warning family recipes."""

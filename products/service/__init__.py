@@ -1,0 +1,1 @@
+"""service family recipes."""

@@ -1,0 +1,77 @@
+"""Helpers for product tests.
+
+Every product needs a reference-value test marked ``@pytest.mark.product("<id>")``
+(or ``pytest.param(..., marks=pytest.mark.product("<id>"))``);
+``tests/test_catalog.py`` checks that every catalog id has one.
+"""
+
+from __future__ import annotations
+
+import dask.array as dask_array
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+import weatherdata
+from weatherdata.variables import canonical_variables
+
+
+def grid_dataset(
+    variables: dict[str, np.ndarray | float],
+    *,
+    times: int | None = None,
+    shape: tuple[int, int] = (3, 4),
+    start: str = "2026-07-25T00:00",
+    step: str = "1h",
+    levels: list[float] | None = None,
+    heights: list[float] | None = None,
+    chunks: bool = True,
+) -> xr.Dataset:
+    """A small canonical dataset. Values are broadcast to each variable's canonical dims.
+
+    ``variables`` maps canonical names to arrays (already shaped like the canonical
+    dims) or scalars; units are the canonical ones. With ``chunks`` the data are
+    Dask arrays, so tests also check that recipes stay lazy.
+    """
+    spec = canonical_variables()
+    latitude = np.linspace(22.0, 23.0, shape[0])
+    longitude = np.linspace(113.0, 114.0, shape[1])
+    coords: dict = {"latitude": latitude, "longitude": longitude}
+    if times is not None:
+        coords["time"] = pd.date_range(start, periods=times, freq=step)
+    if levels is not None:
+        coords["pressure"] = np.asarray(levels, dtype=float)
+    if heights is not None:
+        coords["height"] = np.asarray(heights, dtype=float)
+    data_vars = {}
+    for name, value in variables.items():
+        var = spec[name]
+        dims = []
+        for dim in var.dims:
+            if dim == "horizontal":
+                dims += ["latitude", "longitude"]
+            elif dim == "time" and times is None:
+                continue
+            else:
+                dims.append(dim)
+        sizes = {d: len(coords[d]) for d in dims}
+        array = np.asarray(value, dtype=np.float32)
+        if array.shape != tuple(sizes.values()):
+            array = np.broadcast_to(array, tuple(sizes.values())).copy()
+        if chunks:
+            array = dask_array.from_array(array, chunks=array.shape)
+        data_vars[name] = (dims, array, {"units": var.units})
+    return xr.Dataset(data_vars, coords=coords)
+
+
+def derive_one(product_id: str, dataset: xr.Dataset, *, parameters=None, forecast=None) -> xr.DataArray:
+    """Derive one product, check it stayed lazy on lazy input, and return it computed."""
+    out = weatherdata.derive(
+        dataset,
+        [product_id],
+        forecast=forecast,
+        parameters={product_id: parameters} if parameters else None,
+    )[product_id]
+    if any(hasattr(v.data, "dask") for v in dataset.data_vars.values()):
+        assert hasattr(out.data, "dask"), f"{product_id} computed eagerly"
+    return out.compute()

@@ -1,0 +1,407 @@
+"""The product catalog: ``catalog.yaml`` validated against one schema on load.
+
+The catalog *declares* (names, inputs, parameters and their sources, CF attributes,
+time semantics, chunking, map style); a recipe in ``weatherdata.products`` computes;
+the engine does the plumbing. Unknown keys, unknown inputs, unparsable units and
+dependency cycles are errors raised at load time, never at publish time.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib
+import json
+import re
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import CatalogError
+from .units import parse_quantity, parse_units
+from .variables import canonical_variables
+
+__all__ = ["Catalog", "Parameter", "ProductEntry", "default_catalog_path", "load_catalog"]
+
+FAMILIES = ("observation", "forecast_warning", "service")
+_ID = r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$"
+_HEX = r"^#[0-9a-fA-F]{6}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Names(_Strict):
+    en: str
+    zh: str
+
+
+class Parameter(_Strict):
+    """A parameter or threshold with its unit, its source and whether it is verified."""
+
+    value: Any
+    source: str
+    verified: bool
+    reason: str | None = None
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _unverified_needs_reason(self):
+        if not self.verified and not self.reason:
+            raise ValueError("an unverified parameter needs a `reason`")
+        return self
+
+
+class Category(_Strict):
+    value: int
+    meaning: Annotated[str, Field(pattern=_ID)]
+    en: str
+    zh: str
+    colour: Annotated[str, Field(pattern=_HEX)]
+    definition: str | None = None
+
+
+class CFAttributes(_Strict):
+    standard_name: str | None = None
+    long_name: str | None = None
+    cell_methods: str | None = None
+    comment: str | None = None
+
+
+class TimeSemantics(_Strict):
+    kind: Literal[
+        "instant", "rolling_window", "lead_window", "daily", "period", "nowcast", "static"
+    ] = "instant"
+    window: str | None = None
+    description: str | None = None
+
+    @field_validator("window")
+    @classmethod
+    def _window_is_time(cls, value):
+        if value is not None and parse_quantity(value).dimensionality != parse_units("h").dimensionality:
+            raise ValueError(f"window {value!r} is not a duration")
+        return value
+
+
+class Style(_Strict):
+    colormap: str | None = None
+    levels: list[float] | None = None
+    vmin: float | None = None
+    vmax: float | None = None
+    extend: Literal["neither", "both", "min", "max"] | None = None
+
+
+class ProductEntry(_Strict):
+    """One catalog entry (a published product, or an unpublished shared intermediate)."""
+
+    id: Annotated[str, Field(pattern=_ID)]
+    family: Literal["observation", "forecast_warning", "service", "intermediate"]
+    name: Names
+    description: str
+    recipe: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_.]*:[a-z_][a-z0-9_]*$")]
+    inputs: dict[str, str]
+    parameters: dict[str, Parameter] = Field(default_factory=dict)
+    units: str | None = None
+    cf: CFAttributes = Field(default_factory=CFAttributes)
+    categories: list[Category] | None = None
+    time: TimeSemantics = Field(default_factory=TimeSemantics)
+    chunks: Literal["balanced", "map", "series"] = "balanced"
+    style: Style = Field(default_factory=Style)
+    valid_range: tuple[float, float] | None = None
+    references: list[str] = Field(default_factory=list)
+    local_rule: bool = False
+
+    @field_validator("units")
+    @classmethod
+    def _units_parse(cls, value):
+        if value is not None:
+            parse_units(value)
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.family != "intermediate" and self.units is None:
+            raise ValueError("a product needs `units`")
+        if self.categories is not None:
+            values = [c.value for c in self.categories]
+            if len(set(values)) != len(values):
+                raise ValueError("category values must be unique")
+        if self.time.kind in ("rolling_window", "lead_window") and self.time.window is None:
+            raise ValueError(f"time kind {self.time.kind!r} needs a `window`")
+        return self
+
+    @property
+    def is_categorical(self) -> bool:
+        return self.categories is not None
+
+    def recipe_function(self):
+        module_name, function_name = self.recipe.split(":")
+        try:
+            module = importlib.import_module(f"weatherdata.products.{module_name}")
+        except ImportError as exc:
+            raise CatalogError(f"product {self.id}: recipe module {module_name!r} not found ({exc})") from exc
+        try:
+            return getattr(module, function_name)
+        except AttributeError as exc:
+            raise CatalogError(f"product {self.id}: recipe {self.recipe!r} not found") from exc
+
+    def entry_hash(self) -> str:
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class _CatalogFile(_Strict):
+    version: Literal[1]
+    references: dict[str, str] = Field(default_factory=dict)
+    intermediates: list[ProductEntry] = Field(default_factory=list)
+    products: list[ProductEntry]
+
+
+class Catalog:
+    """All products and intermediates, by id, with their dependency graph checked."""
+
+    def __init__(self, data: _CatalogFile, path: str):
+        self.path = path
+        self.references = dict(data.references)
+        self.entries: dict[str, ProductEntry] = {}
+        for entry in [*data.intermediates, *data.products]:
+            if entry.id in self.entries:
+                raise CatalogError(f"{path}: product id {entry.id!r} is declared twice")
+            if entry.id in canonical_variables():
+                raise CatalogError(f"{path}: product id {entry.id!r} shadows a canonical variable")
+            self.entries[entry.id] = entry
+        for entry in data.intermediates:
+            if entry.family != "intermediate":
+                raise CatalogError(f"{path}: {entry.id}: entries under `intermediates` need family: intermediate")
+        for entry in data.products:
+            if entry.family == "intermediate":
+                raise CatalogError(f"{path}: {entry.id}: family intermediate is only for `intermediates`")
+        self._check_inputs()
+        self._check_references()
+        self.topological_order(self.entries)  # raises on cycles
+
+    # -- queries ---------------------------------------------------------------
+    @property
+    def products(self) -> dict[str, ProductEntry]:
+        return {k: v for k, v in self.entries.items() if v.family != "intermediate"}
+
+    def __getitem__(self, product_id: str) -> ProductEntry:
+        try:
+            return self.entries[product_id]
+        except KeyError:
+            raise CatalogError(_unknown_message(product_id, self.products)) from None
+
+    def __contains__(self, product_id: str) -> bool:
+        return product_id in self.entries
+
+    def family(self, family: str) -> list[ProductEntry]:
+        return [e for e in self.products.values() if e.family == family]
+
+    def select(self, ids: Iterable[str] | None = None, *, family: str | None = None, uses: str | None = None):
+        """Products by id list, family, or canonical input used (directly or indirectly)."""
+        if ids:
+            chosen = [self[i] for i in ids]
+        else:
+            chosen = list(self.products.values())
+        if family:
+            chosen = [e for e in chosen if e.family == family]
+        if uses:
+            chosen = [e for e in chosen if uses in self.canonical_inputs(e.id)]
+        return chosen
+
+    # -- graph -----------------------------------------------------------------
+    @staticmethod
+    def split_reference(reference: str) -> tuple[str, str, str | None]:
+        """``(source, name, field)`` for an input reference.
+
+        ``air_temperature_2m`` → observations variable; ``forecast:precipitation_amount`` →
+        forecast dataset variable; ``surface_based_parcel.cape`` → field of an intermediate.
+        """
+        source = "dataset"
+        if reference.startswith("forecast:"):
+            source, reference = "forecast", reference.split(":", 1)[1]
+        name, _, field = reference.partition(".")
+        return source, name, field or None
+
+    def dependencies(self, product_id: str) -> list[str]:
+        entry = self[product_id]
+        out = []
+        for reference in entry.inputs.values():
+            source, name, _ = self.split_reference(reference)
+            if source == "dataset" and name in self.entries:
+                out.append(name)
+        return out
+
+    def canonical_inputs(self, product_id: str) -> set[str]:
+        """Canonical variables needed, directly or through other products."""
+        needed: set[str] = set()
+        for ref in self.entries[product_id].inputs.values():
+            source, name, _ = self.split_reference(ref)
+            if name in self.entries and source == "dataset":
+                needed |= self.canonical_inputs(name)
+            elif name in canonical_variables():
+                needed.add(f"forecast:{name}" if source == "forecast" else name)
+        return needed
+
+    def closure(self, ids: Iterable[str]) -> list[str]:
+        """The ids with all their dependencies, dependencies first."""
+        wanted: dict[str, None] = {}
+
+        def visit(pid):
+            for dep in self.dependencies(pid):
+                visit(dep)
+            wanted.setdefault(pid)
+
+        for pid in ids:
+            self[pid]
+            visit(pid)
+        return self.topological_order({k: self.entries[k] for k in wanted})
+
+    def topological_order(self, entries: dict[str, ProductEntry]) -> list[str]:
+        order: list[str] = []
+        state: dict[str, int] = {}
+
+        def visit(pid, path):
+            if state.get(pid) == 2:
+                return
+            if state.get(pid) == 1:
+                cycle = " -> ".join([*path[path.index(pid):], pid])
+                raise CatalogError(f"{self.path}: dependency cycle: {cycle}")
+            state[pid] = 1
+            for dep in self.dependencies(pid):
+                visit(dep, [*path, pid])
+            state[pid] = 2
+            order.append(pid)
+
+        for pid in entries:
+            visit(pid, [])
+        return [pid for pid in order if pid in entries]
+
+    def _check_inputs(self):
+        variables = canonical_variables()
+        for entry in self.entries.values():
+            for argument, reference in entry.inputs.items():
+                source, name, field = self.split_reference(reference)
+                if source == "forecast":
+                    ok = name in variables
+                elif name == "time":
+                    ok = True
+                else:
+                    ok = name in variables or name in self.entries
+                if field and (name not in self.entries or self.entries[name].family != "intermediate"):
+                    ok = False
+                if not ok:
+                    raise CatalogError(
+                        f"{self.path}: product {entry.id}: input {argument}={reference!r} is neither a "
+                        "canonical variable (weatherdata/variables.yaml) nor a product id"
+                    )
+
+    def _check_references(self):
+        for entry in self.entries.values():
+            for key in entry.references:
+                if key not in self.references:
+                    raise CatalogError(f"{self.path}: product {entry.id}: reference {key!r} is not in `references`")
+
+
+def _unknown_message(product_id: str, known: dict) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(product_id, list(known), n=3)
+    hint = f" (did you mean {', '.join(close)}?)" if close else " (`weatherdata catalog list` shows them)"
+    return f"unknown product id {product_id!r}{hint}"
+
+
+def default_catalog_path() -> Path:
+    """catalog.yaml inside the installed package, else the repository root."""
+    packaged = resources.files("weatherdata").joinpath("catalog.yaml")
+    if packaged.is_file():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / "catalog.yaml"
+
+
+def _format_validation_error(path, exc: ValidationError, raw) -> str:
+    first = exc.errors()[0]
+    location = list(first["loc"])
+    where = []
+    if location[:1] in (["products"], ["intermediates"]) and len(location) > 1:
+        try:
+            where.append(f"product {raw[location[0]][location[1]].get('id', location[1])}")
+        except Exception:
+            where.append(f"entry {location[1]}")
+        location = location[2:]
+    field = ".".join(str(p) for p in location)
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    return f"{path}: {', '.join(where + [field]) if field else ', '.join(where)}: {message}".replace(": :", ":")
+
+
+def _merge_fragments(path: Path, raw: dict) -> dict:
+    """TEMPORARY (development): merge ``catalog.d/*.yaml`` fragments into the registry.
+
+    Family work proceeds in parallel in fragments; they are folded into catalog.yaml
+    (the single registry) and this hook is removed before release.
+    """
+    fragments = sorted((path.parent / "catalog.d").glob("*.yaml")) if path.parent.joinpath("catalog.d").is_dir() else []
+    for fragment in fragments:
+        part = yaml.safe_load(fragment.read_text(encoding="utf-8")) or {}
+        raw.setdefault("references", {}).update(part.get("references", {}))
+        raw["intermediates"] = [*(raw.get("intermediates") or []), *part.get("intermediates", [])]
+        raw["products"] = [*(raw.get("products") or []), *part.get("products", [])]
+    return raw
+
+
+def load_catalog(path: str | Path | None = None) -> Catalog:
+    """Load and validate a catalog file (the shipped one by default)."""
+    path = Path(path) if path is not None else default_catalog_path()
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CatalogError(f"{path}: catalog file not found") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise CatalogError(f"{path}:{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{path}: expected a mapping with `version` and `products`")
+    raw = _merge_fragments(path, raw)
+    try:
+        data = _CatalogFile.model_validate(raw)
+    except ValidationError as exc:
+        raise CatalogError(_format_validation_error(path, exc, raw)) from None
+    except Exception as exc:  # a unit that does not parse inside a validator
+        raise CatalogError(f"{path}: {exc}") from None
+    return Catalog(data, str(path))
+
+
+@functools.cache
+def shipped_catalog() -> Catalog:
+    return load_catalog()
+
+
+def parameter_value(parameter: Parameter | Any):
+    """Turn a catalog parameter value into what a recipe receives.
+
+    Strings that start with a number become pint quantities (``"35 degC"``); lists
+    are converted element-wise; other strings (method names) pass through.
+    """
+    value = parameter.value if isinstance(parameter, Parameter) else parameter
+    return _convert_value(value)
+
+
+_NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?(\s|$)")
+
+
+def _convert_value(value):
+    if isinstance(value, list):
+        return [_convert_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _convert_value(v) for k, v in value.items()}
+    if isinstance(value, str) and _NUMBER.match(value):
+        return parse_quantity(value)
+    return value

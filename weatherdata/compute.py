@@ -1,0 +1,276 @@
+"""Building blocks for recipes: lazy element-wise calls with units, true time windows.
+
+Recipes stay short by using these. Everything here keeps Dask arrays lazy (no
+``.values``/``.load()``), takes units from the ``units`` attribute of its inputs,
+and returns DataArrays with ``units`` set and no other metadata (the engine adds it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import pint
+import xarray as xr
+
+from .errors import InputError
+from .units import parse_quantity, parse_units, unit_registry
+
+__all__ = [
+    "daily",
+    "pointwise",
+    "quantity",
+    "rolling_window",
+    "time_dimension",
+    "time_step",
+    "to_timedelta",
+    "with_units",
+]
+
+TIME_DIMENSIONS = ("time", "lead_time", "day")
+
+
+def with_units(data: xr.DataArray, units: str) -> xr.DataArray:
+    """Return ``data`` with only its ``units`` attribute set (recipes' return helper)."""
+    out = data.copy(deep=False)
+    out.attrs = {"units": str(units)}
+    return out
+
+
+def quantity(value, units: str | None = None) -> pint.Quantity:
+    """A pint quantity from a catalog value (``"35 degC"``) or a number and a unit."""
+    if isinstance(value, pint.Quantity):
+        return value
+    if units is not None:
+        return unit_registry.Quantity(value, units)
+    return parse_quantity(value)
+
+
+def magnitude(value, units: str) -> float:
+    """A catalog quantity as a plain number in ``units``."""
+    return float(quantity(value).m_as(units))
+
+
+def pointwise(
+    function: Callable,
+    *arrays: xr.DataArray,
+    units: str,
+    dtype=np.float32,
+    **keywords,
+) -> xr.DataArray:
+    """Apply a pint-aware element-wise function (e.g. a MetPy calc) lazily, block by block.
+
+    Each block of each input reaches ``function`` as a pint Quantity in the units of
+    its ``units`` attribute; keyword quantities pass through unchanged. The result is
+    converted to ``units``. This is how MetPy runs on Dask-backed grids (MetPy's own
+    Dask support is incomplete; see MetPy issue #1479).
+    """
+    input_units = []
+    for array in arrays:
+        if "units" not in array.attrs:
+            raise InputError(f"{array.name or 'input'}: units are missing")
+        input_units.append(parse_units(array.attrs["units"]))
+    target = parse_units(units)
+
+    def block(*blocks):
+        quantities = [unit_registry.Quantity(np.asarray(b, dtype=np.float64), u) for b, u in zip(blocks, input_units, strict=True)]
+        result = function(*quantities, **keywords)
+        if isinstance(result, pint.Quantity):
+            result = result.m_as(target)
+        return np.asarray(result, dtype=dtype)
+
+    out = xr.apply_ufunc(
+        block,
+        *arrays,
+        dask="parallelized",
+        output_dtypes=[dtype],
+        keep_attrs=False,
+    )
+    return with_units(out, units)
+
+
+# -- time --------------------------------------------------------------------
+
+
+def time_dimension(data: xr.DataArray) -> str:
+    """The time axis windows run along: ``time`` (analyses), ``lead_time`` or ``day``."""
+    for dim in TIME_DIMENSIONS:
+        if dim in data.dims:
+            return dim
+    raise InputError(f"{data.name or 'input'}: no time dimension (expected one of {TIME_DIMENSIONS})")
+
+
+def to_timedelta(value) -> pd.Timedelta:
+    """``"24 h"``/``"30 min"`` or a pint duration → pandas Timedelta."""
+    q = quantity(value) if not isinstance(value, pd.Timedelta) else None
+    if q is None:
+        return value
+    return pd.Timedelta(seconds=float(q.m_as("s")))
+
+
+def time_step(data: xr.DataArray, dim: str | None = None) -> pd.Timedelta:
+    """The regular time step of ``data``; irregular axes are an error (regularize first)."""
+    dim = dim or time_dimension(data)
+    values = data[dim].values
+    if values.size < 2:
+        raise InputError(f"{data.name or 'input'}: a time window needs at least two time steps")
+    steps = np.unique(np.diff(values))
+    if steps.size != 1:
+        raise InputError(
+            f"{data.name or 'input'}: irregular {dim} axis (steps {', '.join(str(pd.Timedelta(s)) for s in steps[:3])}); "
+            "call regularize_time first"
+        )
+    return pd.Timedelta(steps[0])
+
+
+def regularize_time(data, dim: str | None = None):
+    """Reindex onto a regular axis at the smallest step so gaps become missing values."""
+    dim = dim or time_dimension(data)
+    values = data[dim].values
+    if values.size < 2:
+        return data
+    steps = np.diff(values)
+    step = steps.min()
+    if (steps == step).all():
+        return data
+    full = np.arange(values[0], values[-1] + step, step)
+    return data.reindex({dim: full})
+
+
+def rolling_window(data: xr.DataArray, window, how: str = "sum", *, dim: str | None = None) -> xr.DataArray:
+    """A true trailing window ending at each time step: ``(t - window, t]``.
+
+    The window must be a whole number of time steps (a 3 h window on 10-min, hourly
+    or 3-hourly data). A window with any missing step is missing — never a silently
+    shorter sum. Values before the first full window are missing too.
+    """
+    dim = dim or time_dimension(data)
+    data = regularize_time(data, dim)
+    step = time_step(data, dim)
+    width = to_timedelta(window)
+    count = width / step
+    if count < 1 or abs(count - round(count)) > 1e-9:
+        raise InputError(
+            f"{data.name or 'input'}: a {width} window is not a whole number of {step} time steps"
+        )
+    count = round(count)
+    if how not in ("sum", "max", "min", "mean"):
+        raise ValueError(f"unknown window reduction {how!r}")
+    if _is_dask(data):
+        out = _dask_trailing(data, dim, count, how)
+    else:
+        out = data.copy(data=_trailing_window(data.values, count, how, axis=data.dims.index(dim)))
+    return with_units(out.astype(data.dtype), data.attrs.get("units", "1"))
+
+
+def _is_dask(data) -> bool:
+    return hasattr(data.data, "dask")
+
+
+def _trailing_window(values: np.ndarray, count: int, how: str, axis: int = -1) -> np.ndarray:
+    """Trailing window reduction along ``axis``; NaN unless all ``count`` values exist."""
+    values = np.moveaxis(np.asarray(values), axis, 0)
+    out = np.full(values.shape, np.nan, dtype=np.float64)
+    if values.shape[0] >= count:
+        valid = np.isfinite(values)
+        counts = np.cumsum(valid, axis=0, dtype=np.int64)
+        counts = counts[count - 1 :] - np.concatenate([np.zeros_like(counts[:1]), counts[:-count]])
+        if how in ("sum", "mean"):
+            sums = np.cumsum(np.where(valid, values, 0.0), axis=0, dtype=np.float64)
+            window = sums[count - 1 :] - np.concatenate([np.zeros_like(sums[:1]), sums[:-count]])
+            if how == "mean":
+                window = window / count
+        else:
+            view = np.lib.stride_tricks.sliding_window_view(values, count, axis=0)
+            window = view.max(axis=-1) if how == "max" else view.min(axis=-1)
+        out[count - 1 :] = np.where(counts == count, window, np.nan)
+    return np.moveaxis(out, 0, axis)
+
+
+def _dask_trailing(data: xr.DataArray, dim: str, count: int, how: str) -> xr.DataArray:
+    import dask.array as dask_array
+
+    axis = data.dims.index(dim)
+    array = data.data
+    depth = count - 1
+    if depth and min(array.chunks[axis]) < depth:
+        array = array.rechunk({axis: max(depth, max(array.chunks[axis]))})
+    if depth:
+        result = dask_array.map_overlap(
+            _trailing_window,
+            array,
+            depth={axis: (depth, 0)},
+            boundary="none",
+            trim=True,
+            count=count,
+            how=how,
+            axis=axis,
+            dtype=np.float64,
+            allow_rechunk=True,
+        )
+    else:
+        result = array.astype(np.float64)
+    return data.copy(data=result)
+
+
+def difference_over(data: xr.DataArray, lag, *, dim: str | None = None) -> xr.DataArray:
+    """``x(t) − x(t − lag)``; missing where either end is missing."""
+    dim = dim or time_dimension(data)
+    data = regularize_time(data, dim)
+    step = time_step(data, dim)
+    count = to_timedelta(lag) / step
+    if abs(count - round(count)) > 1e-9:
+        raise InputError(f"{data.name or 'input'}: a {to_timedelta(lag)} lag is not a whole number of {step} steps")
+    out = data - data.shift({dim: round(count)})
+    return with_units(out, _difference_units(data.attrs.get("units", "1")))
+
+
+def _difference_units(units: str) -> str:
+    """Differences of temperatures are in kelvin (delta), not degC."""
+    parsed = parse_units(units)
+    if parsed == parse_units("degC") or parsed == parse_units("K"):
+        return "K"
+    return units
+
+
+# Day definitions: the hour (UTC) at which the day starts.
+DAY_DEFINITIONS = {
+    "utc": 0,  # 00–00 UTC
+    "beijing_20_20": 12,  # 20–20 Beijing time (BJT = UTC+8): the Chinese climatological day
+    "beijing_08_08": 0,  # 08–08 BJT = 00–00 UTC
+    "beijing_00_00": 16,  # calendar day in Beijing time
+}
+
+
+def daily(data: xr.DataArray, how: str = "mean", *, day: str = "beijing_20_20", complete: bool = True) -> xr.DataArray:
+    """Aggregate to days with an explicit day definition (see ``DAY_DEFINITIONS``).
+
+    Returns a DataArray on a ``day`` dimension labelled by the day's start (UTC). A day
+    with any missing step is missing when ``complete`` (the default); a partial day at
+    the ends of the record is dropped.
+    """
+    if day not in DAY_DEFINITIONS:
+        raise ValueError(f"unknown day definition {day!r}; choose from {sorted(DAY_DEFINITIONS)}")
+    dim = "time"
+    data = regularize_time(data, dim)
+    step = time_step(data, dim)
+    per_day = pd.Timedelta("1D") / step
+    if abs(per_day - round(per_day)) > 1e-9:
+        raise InputError(f"{data.name or 'input'}: the time step {step} does not divide a day")
+    per_day = round(per_day)
+    offset = pd.Timedelta(hours=DAY_DEFINITIONS[day])
+    # A value stamped t covers (t - step, t]: shift labels back by one step so the
+    # value at 12 UTC closes a 12–12 UTC day rather than opening the next one.
+    stamped = data.assign_coords({dim: data[dim] - step})
+    groups = stamped.resample({dim: "1D"}, offset=offset, label="left")
+    reducer = {"mean": groups.mean, "sum": groups.sum, "max": groups.max, "min": groups.min}[how]
+    out = reducer(skipna=False) if complete else reducer()
+    counts = stamped.notnull().resample({dim: "1D"}, offset=offset, label="left").sum() if complete else None
+    sizes = stamped[dim].resample({dim: "1D"}, offset=offset, label="left").count()
+    full = (sizes == per_day).values
+    out = out.isel({dim: np.flatnonzero(full)})
+    if counts is not None:
+        out = out.where(counts.isel({dim: np.flatnonzero(full)}) == per_day)
+    out = out.rename({dim: "day"})
+    return with_units(out.astype(data.dtype), data.attrs.get("units", "1"))

@@ -1,0 +1,226 @@
+"""The derivation engine: resolve, check, compute once, attach metadata — lazily.
+
+``derive(observations, products)`` walks the catalog's dependency graph, calls each
+recipe once (shared intermediates such as dewpoint, wind speed or the parcel ascent
+are computed once and reused), converts every output to its declared units, masks
+values outside the declared valid range, and attaches CF metadata and provenance.
+Nothing is computed until the caller writes or loads the result.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from ._version import __version__
+from .catalog import Catalog, ProductEntry, parameter_value, shipped_catalog
+from .errors import CatalogError, InputError, UnitsError
+from .units import convert_dataarray, parse_units
+from .variables import canonical_variables
+
+__all__ = ["derive", "missing_inputs", "product_attributes"]
+
+#: How often each recipe was called in this process (tests check sharing with it).
+recipe_calls: Counter = Counter()
+
+
+def missing_inputs(catalog: Catalog, product_ids: Iterable[str], observations, forecast=None) -> dict[str, set[str]]:
+    """Canonical inputs each product lacks, ``{product: {variable, …}}`` (empty if none)."""
+    present = set(observations.data_vars) | set(observations.coords) if observations is not None else set()
+    present_forecast = set(forecast.data_vars) if forecast is not None else set()
+    out = {}
+    for pid in product_ids:
+        lacking = set()
+        for name in catalog.canonical_inputs(pid):
+            if name.startswith("forecast:"):
+                if name.split(":", 1)[1] not in present_forecast:
+                    lacking.add(name)
+            elif name not in present:
+                lacking.add(name)
+        if lacking:
+            out[pid] = lacking
+    return out
+
+
+def product_attributes(entry: ProductEntry, catalog: Catalog | None = None) -> dict[str, Any]:
+    """CF attributes and provenance that the engine attaches to a product."""
+    attrs: dict[str, Any] = {}
+    if entry.cf.standard_name:
+        attrs["standard_name"] = entry.cf.standard_name
+    attrs["long_name"] = entry.cf.long_name or entry.name.en
+    attrs["units"] = entry.units or "1"
+    attrs["long_name_zh"] = entry.name.zh
+    if entry.cf.cell_methods:
+        attrs["cell_methods"] = entry.cf.cell_methods
+    if entry.cf.comment:
+        attrs["comment"] = entry.cf.comment
+    if entry.categories:
+        attrs["flag_values"] = np.array([c.value for c in entry.categories], dtype=np.int8)
+        attrs["flag_meanings"] = " ".join(c.meaning for c in entry.categories)
+        attrs["flag_colors"] = " ".join(c.colour for c in entry.categories)
+        attrs["flag_names_zh"] = " ".join(c.zh for c in entry.categories)
+        attrs["units"] = "1"
+    if entry.valid_range is not None:
+        attrs["valid_min"], attrs["valid_max"] = entry.valid_range
+    attrs["weatherdata_product"] = entry.id
+    attrs["weatherdata_family"] = entry.family
+    attrs["weatherdata_time_kind"] = entry.time.kind
+    if entry.time.window:
+        attrs["weatherdata_window"] = entry.time.window
+    attrs["weatherdata_catalog_entry_sha256"] = entry.entry_hash()
+    attrs["weatherdata_version"] = __version__
+    if entry.parameters:
+        attrs["weatherdata_parameters"] = "; ".join(
+            f"{k}={p.value!s}{'' if p.verified else ' (unverified)'}" for k, p in entry.parameters.items()
+        )
+    sources = sorted({p.source for p in entry.parameters.values()} | set(entry.references))
+    if sources:
+        attrs["references"] = "; ".join(
+            f"{key}: {catalog.references[key]}" if catalog and key in catalog.references else key for key in sources
+        )
+    return attrs
+
+
+def _check_canonical(data: xr.DataArray, name: str) -> xr.DataArray:
+    """Inputs arrive in canonical units; a different but convertible unit is converted."""
+    spec = canonical_variables()[name]
+    units = data.attrs.get("units")
+    if units is None:
+        raise UnitsError(f"input variable {name}: units are missing")
+    if parse_units(units) != parse_units(spec.units):
+        data = convert_dataarray(data, spec.units, where=f"input variable {name}")
+    return data
+
+
+def _resolve_parameters(entry: ProductEntry, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    values = {name: parameter_value(p) for name, p in entry.parameters.items()}
+    for name, value in (overrides or {}).items():
+        if name not in entry.parameters:
+            raise CatalogError(
+                f"product {entry.id}: unknown parameter {name!r} (known: {', '.join(entry.parameters) or 'none'})"
+            )
+        values[name] = parameter_value(value)
+        declared = values[name]
+        default = parameter_value(entry.parameters[name])
+        if hasattr(default, "dimensionality") and getattr(declared, "dimensionality", None) != default.dimensionality:
+            raise UnitsError(f"product {entry.id}: parameter {name}={value!r} does not have the units of {entry.parameters[name].value!r}")
+    return values
+
+
+def _finish(entry: ProductEntry, result, catalog: Catalog) -> xr.DataArray | xr.Dataset:
+    if entry.family == "intermediate":
+        if not isinstance(result, xr.Dataset | xr.DataArray):
+            raise TypeError(f"recipe {entry.recipe} returned {type(result).__name__}, not xarray")
+        return result
+    if isinstance(result, xr.Dataset):
+        raise TypeError(f"recipe {entry.recipe} of product {entry.id} returned a Dataset; products return a DataArray")
+    if not isinstance(result, xr.DataArray):
+        raise TypeError(f"recipe {entry.recipe} of product {entry.id} returned {type(result).__name__}")
+    units = result.attrs.get("units")
+    if units is None:
+        raise UnitsError(f"recipe {entry.recipe} of product {entry.id} returned values without units")
+    if entry.categories is None:
+        result = convert_dataarray(result, entry.units, where=f"product {entry.id}")
+        if entry.valid_range is not None:
+            low, high = entry.valid_range
+            result = result.where((result >= low) & (result <= high))
+    else:
+        allowed = [c.value for c in entry.categories]
+        result = result.where(result.isin(allowed))
+    result = result.astype(np.float32)
+    result.attrs = product_attributes(entry, catalog)
+    result.name = entry.id
+    return result
+
+
+def derive(
+    observations: xr.Dataset | None,
+    products: Iterable[str] | None = None,
+    *,
+    forecast: xr.Dataset | None = None,
+    parameters: Mapping[str, Mapping[str, Any]] | None = None,
+    catalog: Catalog | None = None,
+    skip_missing: bool = False,
+) -> xr.Dataset:
+    """Derive products from canonical inputs, lazily.
+
+    Parameters
+    ----------
+    observations
+        A canonical dataset (``weatherdata.open_observations`` or a forecast grid from
+        ``open_forecast``: products then run along ``lead_time``).
+    products
+        Product ids (default: every product whose inputs are present).
+    forecast
+        Optional forecast grids, for products that read ``forecast:`` inputs.
+    parameters
+        Overrides, ``{product_id: {parameter: value}}`` (e.g. ``{"heat_warning_signal":
+        {"yellow_threshold": "36 degC"}}``); units are checked against the catalog.
+    skip_missing
+        Drop products whose inputs are absent instead of raising.
+
+    Returns
+    -------
+    xarray.Dataset
+        One variable per requested product, Dask-backed, with CF attributes.
+    """
+    catalog = catalog or shipped_catalog()
+    requested = list(products) if products is not None else list(catalog.products)
+    for pid in requested:
+        entry = catalog[pid]
+        if entry.family == "intermediate":
+            raise CatalogError(f"{pid!r} is an internal intermediate, not a published product")
+    for pid in parameters or {}:
+        catalog[pid]
+    lacking = missing_inputs(catalog, catalog.closure(requested), observations, forecast)
+    if lacking:
+        if skip_missing or products is None:
+            blocked = {pid for pid in requested if set(catalog.closure([pid])) & set(lacking)}
+            requested = [pid for pid in requested if pid not in blocked]
+        else:
+            names = sorted({v for vs in lacking.values() for v in vs})
+            affected = sorted(pid for pid in requested if set(catalog.closure([pid])) & set(lacking))
+            raise InputError(
+                f"missing input variable(s) {', '.join(names)}: cannot compute {', '.join(affected)}"
+            )
+    computed: dict[str, Any] = {}
+    checked: dict[tuple[str, str], xr.DataArray] = {}
+
+    def fetch(reference: str):
+        source, name, field = catalog.split_reference(reference)
+        if source == "forecast":
+            key = ("forecast", name)
+            if key not in checked:
+                checked[key] = _check_canonical(forecast[name], name)
+            return checked[key]
+        if name == "time" and name not in canonical_variables() and name not in catalog.entries:
+            return observations["time"]
+        if name in catalog.entries:
+            value = computed[name]
+            return value[field] if field else value
+        key = ("dataset", name)
+        if key not in checked:
+            checked[key] = _check_canonical(observations[name], name)
+        return checked[key]
+
+    for pid in catalog.closure(requested):
+        entry = catalog[pid]
+        function = entry.recipe_function()
+        arguments = {arg: fetch(ref) for arg, ref in entry.inputs.items()}
+        values = _resolve_parameters(entry, (parameters or {}).get(pid))
+        accepted = inspect.signature(function).parameters
+        unknown = [k for k in values if k not in accepted and not any(p.kind == p.VAR_KEYWORD for p in accepted.values())]
+        if unknown:
+            raise CatalogError(f"product {pid}: recipe {entry.recipe} takes no parameter {unknown[0]!r}")
+        recipe_calls[pid] += 1
+        computed[pid] = _finish(entry, function(**arguments, **values), catalog)
+
+    out = xr.Dataset({pid: computed[pid] for pid in requested})
+    out.attrs["Conventions"] = "CF-1.10"
+    out.attrs["weatherdata_version"] = __version__
+    return out

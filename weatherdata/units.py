@@ -1,0 +1,122 @@
+"""Units at the boundary: parse, check and convert with MetPy's pint registry.
+
+Inside recipes values are plain (Dask) arrays; the boundary is where a unit string
+is read from a file or the catalog. Nothing here guesses: a missing or unparsable
+unit raises :class:`~weatherdata.errors.UnitsError`.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pint
+from metpy.units import units as unit_registry
+
+from .errors import UnitsError
+
+__all__ = ["convert_dataarray", "parse_quantity", "parse_units", "unit_registry", "units_equal"]
+
+# Spellings met in real files that pint does not read as meant.
+_SPELLINGS = {
+    "%": "percent",
+    "percent": "percent",
+    "(0 - 1)": "dimensionless",
+    "0-1": "dimensionless",
+    "1": "dimensionless",
+    "": None,
+    "-": "dimensionless",
+    "fraction": "dimensionless",
+    "proportion": "dimensionless",
+    "dBZ": "dBZ",
+    "dbz": "dBZ",
+    "dB": "dBZ",
+    "kg m**-2": "kg m^-2",
+    "kg m-2": "kg m^-2",
+    "gpm": "m",
+    "deg C": "degC",
+    "deg_C": "degC",
+    "degrees_Celsius": "degC",
+    "celsius": "degC",
+    "Celsius": "degC",
+    "deg F": "degF",
+    "knots": "knot",
+    "kt": "knot",
+    "kts": "knot",
+    "degrees": "degree",
+    "degrees_north": "degree",
+    "degrees_east": "degree",
+    "ug m-3": "microgram m^-3",
+    "µg m-3": "microgram m^-3",
+    "µg/m3": "microgram m^-3",
+}
+
+if "dBZ" not in unit_registry:
+    # Reflectivity is logarithmic; we never convert it, only check it is labelled.
+    unit_registry.define("dBZ = [radar_reflectivity_db]")
+
+
+@functools.lru_cache(maxsize=512)
+def parse_units(text: str | None, *, where: str = "") -> pint.Unit:
+    """Parse a unit string as found in files or the catalog.
+
+    Raises UnitsError (naming ``where``) when the string is missing or unknown.
+    """
+    spelled = _SPELLINGS.get(text.strip(), text.strip()) if isinstance(text, str) else None
+    if spelled is None:
+        raise UnitsError(f"{where}: units are missing" if where else "units are missing")
+    try:
+        return unit_registry.parse_units(spelled)
+    except Exception:
+        try:
+            return unit_registry.Quantity(1, spelled).units
+        except Exception as exc:
+            msg = f"units {text!r} are not understood"
+            raise UnitsError(f"{where}: {msg}" if where else msg) from exc
+
+
+def parse_quantity(text: str | float | int) -> pint.Quantity:
+    """Parse a catalog quantity such as ``"35 degC"`` or ``"50 mm"``."""
+    if isinstance(text, int | float):
+        return unit_registry.Quantity(text, "dimensionless")
+    parts = str(text).strip().split(maxsplit=1)
+    try:
+        magnitude = float(parts[0])
+    except ValueError as exc:
+        raise UnitsError(f"quantity {text!r} does not start with a number") from exc
+    unit = parse_units(parts[1]) if len(parts) > 1 else unit_registry.dimensionless
+    return unit_registry.Quantity(magnitude, unit)
+
+
+def units_equal(a: str, b: str) -> bool:
+    return parse_units(a) == parse_units(b)
+
+
+def conversion(source: str, target: str, *, where: str = ""):
+    """Return ``f(array) -> array`` converting values from ``source`` to ``target``.
+
+    Affine conversions (degC <-> K) are handled; incompatible units raise UnitsError.
+    """
+    src, dst = parse_units(source, where=where), parse_units(target, where=where)
+    if src == dst:
+        return None
+    try:
+        one = unit_registry.Quantity(np.array([0.0, 1.0]), src).to(dst).magnitude
+    except pint.DimensionalityError as exc:
+        msg = f"units {source!r} cannot be converted to {target!r}"
+        raise UnitsError(f"{where}: {msg}" if where else msg) from exc
+    offset, scale = float(one[0]), float(one[1] - one[0])
+    return lambda values: values * scale + offset if offset else values * scale
+
+
+def convert_dataarray(data, target: str, *, where: str = ""):
+    """Convert an xarray.DataArray (lazy or not) to ``target`` units, setting attrs."""
+    source = data.attrs.get("units")
+    if source is None:
+        raise UnitsError(f"{where}: units are missing" if where else "units are missing")
+    convert = conversion(source, target, where=where)
+    out = data if convert is None else convert(data)
+    out = out.astype(data.dtype) if np.issubdtype(data.dtype, np.floating) else out
+    out.attrs = dict(data.attrs)
+    out.attrs["units"] = target
+    return out

@@ -157,7 +157,9 @@ def rolling_window(data: xr.DataArray, window, how: str = "sum", *, dim: str | N
     count = round(count)
     if how not in ("sum", "max", "min", "mean"):
         raise ValueError(f"unknown window reduction {how!r}")
-    if _is_dask(data):
+    if data.sizes[dim] < count:
+        out = xr.full_like(data, np.nan, dtype=np.float64)
+    elif _is_dask(data):
         out = _dask_trailing(data, dim, count, how)
     else:
         out = data.copy(data=_trailing_window(data.values, count, how, axis=data.dims.index(dim)))

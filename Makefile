@@ -1,0 +1,36 @@
+# Two commands on a fresh machine (Python >= 3.11, pip, make):
+#   make demo   - install, write the Guangdong demo, derive and publish every product
+#   make test   - install with test tools and run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DEMO ?= weatherdata-demo
+
+.PHONY: demo test lint format bench clean
+
+$(BIN)/weatherdata: pyproject.toml setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+demo: $(BIN)/weatherdata
+	$(BIN)/weatherdata demo --out $(DEMO)/input
+	$(BIN)/weatherdata publish $(DEMO)/input --root $(DEMO)/products
+
+test: $(BIN)/weatherdata
+	$(BIN)/python -m pytest -q
+
+lint: $(BIN)/weatherdata
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(BIN)/weatherdata
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(BIN)/weatherdata
+	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(DEMO) build dist *.egg-info

@@ -1,0 +1,95 @@
+"""Packaging: dependency lists agree, and a built wheel works in a clean environment."""
+
+import os
+import re
+import subprocess
+import sys
+import tomllib
+import venv
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+# PyPI name -> conda-forge name where they differ.
+CONDA_NAMES = {"dask[array]": "dask", "netCDF4": "netcdf4", "eccodes": "python-eccodes"}
+
+
+def _split(requirement: str) -> tuple[str, str]:
+    match = re.match(r"^([A-Za-z0-9_.\-\[\]]+)\s*(.*)$", requirement.strip())
+    return match.group(1), match.group(2).replace(" ", "")
+
+
+def test_environment_yml_lists_the_pyproject_dependencies():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = project["dependencies"] + project["optional-dependencies"]["test"]
+    pypi = {CONDA_NAMES.get(n, n).lower(): spec for n, spec in map(_split, wanted)}
+    environment = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda = {}
+    for dependency in environment["dependencies"]:
+        if isinstance(dependency, str):
+            name, spec = _split(dependency)
+            if name not in ("python", "pip"):
+                conda[name.lower()] = spec
+    assert conda == pypi
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
+        check=True,
+        cwd=out,
+    )
+    (path,) = out.glob("weatherdata-*.whl")
+    return path
+
+
+def test_wheel_contents(wheel):
+    import zipfile
+
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "weatherdata/catalog.yaml" in names
+    assert "weatherdata/variables.yaml" in names
+    assert "weatherdata/products/observation/wind.py" in names
+    assert not any(n.startswith("products/") for n in names), "recipes must not install as a top-level package"
+
+
+def test_wheel_runs_in_a_clean_environment(wheel, tmp_path):
+    """Install the wheel alone into a new venv; dependencies come from this environment's
+    site-packages through a .pth (read-only), so nothing is downloaded and no editable
+    checkout is visible."""
+    environment = tmp_path / "venv"
+    venv.create(environment, with_pip=False)
+    python = environment / "bin" / "python"
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    import sysconfig
+
+    (Path(site) / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    import zipfile
+
+    zipfile.ZipFile(wheel).extractall(site)
+    bin_dir = environment / "bin"
+    script = bin_dir / "weatherdata"
+    script.write_text(f"#!{python}\nimport sys\nfrom weatherdata.cli import main\nsys.exit(main())\n")
+    script.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
+    run = lambda *args: subprocess.run([str(script), *args], capture_output=True, text=True, cwd=tmp_path, env=env)  # noqa: E731
+    version = run("--version")
+    assert version.returncode == 0, version.stderr
+    assert "weatherdata" in version.stdout
+    listing = run("catalog", "list", "--ids")
+    assert listing.returncode == 0, listing.stderr
+    location = subprocess.run(
+        [str(python), "-c", "import weatherdata, weatherdata.products.observation.wind as w; print(weatherdata.__file__, w.__file__)"],
+        capture_output=True, text=True, cwd=tmp_path, env=env, check=True,
+    ).stdout
+    assert str(ROOT) not in location and site in location
+    from weatherdata.catalog import load_catalog
+
+    assert len(listing.stdout.split()) == len(load_catalog().products)

@@ -1,0 +1,229 @@
+"""The ``weatherdata`` command line: demo, publish, catalog (and more as they land).
+
+User errors (:class:`~weatherdata.errors.WeatherdataError`) print one line and exit
+non-zero; only bugs show a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ._version import __version__
+from .errors import WeatherdataError
+
+app = typer.Typer(
+    name="weatherdata",
+    help="Turn observation and forecast grids into 243 weather products, published as Zarr v3.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+catalog_app = typer.Typer(help="Browse the product catalog.", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
+console = Console()
+errors = Console(stderr=True)
+
+
+def _version(value: bool):
+    if value:
+        console.print(f"weatherdata {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
+):
+    """weatherdata command line."""
+
+
+# -- catalog ---------------------------------------------------------------------
+
+
+@catalog_app.command("list")
+def catalog_list(
+    family: Annotated[str | None, typer.Option(help="observation, forecast_warning or service")] = None,
+    uses: Annotated[str | None, typer.Option(help="Only products that need this canonical input variable")] = None,
+    ids_only: Annotated[bool, typer.Option("--ids", help="Print ids only, one per line")] = False,
+):
+    """List the products in the catalog."""
+    from .catalog import FAMILIES, shipped_catalog
+
+    catalog = shipped_catalog()
+    if family and family not in FAMILIES:
+        raise WeatherdataError(f"unknown family {family!r} (choose from {', '.join(FAMILIES)})")
+    entries = catalog.select(family=family, uses=uses)
+    if ids_only:
+        for entry in entries:
+            print(entry.id)
+        return
+    table = Table(title=f"{len(entries)} products", show_lines=False)
+    for column in ("id", "family", "name", "名称", "units"):
+        table.add_column(column, overflow="fold")
+    for entry in entries:
+        table.add_row(entry.id, entry.family, entry.name.en, entry.name.zh, entry.units or "")
+    console.print(table)
+
+
+@catalog_app.command("show")
+def catalog_show(product_id: str):
+    """Show one catalog entry: inputs, parameters with sources, CF attributes."""
+    import yaml
+
+    from .catalog import shipped_catalog
+
+    catalog = shipped_catalog()
+    entry = catalog[product_id]
+    data = entry.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+    data = {"id": entry.id, "family": entry.family, **data}
+    console.print(yaml.safe_dump(data, allow_unicode=True, sort_keys=False).rstrip())
+    needed = sorted(catalog.canonical_inputs(entry.id))
+    console.print(f"[bold]canonical inputs[/bold]: {', '.join(needed)}")
+    for key in sorted({p.source for p in entry.parameters.values()} | set(entry.references)):
+        if key in catalog.references:
+            console.print(f"[bold]{key}[/bold]: {catalog.references[key]}")
+
+
+# -- demo ------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Directory to write the demo input files into")] = Path("weatherdata-demo/input"),
+    resolution: Annotated[float, typer.Option(help="Grid spacing in degrees (0.01 for 1 km-class grids)")] = 0.1,
+    days: Annotated[int, typer.Option(help="Number of days (at least 4 for 72 h windows)")] = 5,
+    scenario: Annotated[str, typer.Option(help="summer (heat, fog, convection, typhoon) or winter (cold surge)")] = "summer",
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes)")] = 20260725,
+):
+    """Write the built-in Guangdong demo dataset as input files (NetCDF, CSV)."""
+    from .demo import write_demo
+
+    started = time.monotonic()
+    manifest = write_demo(out, resolution=resolution, days=days, scenario=scenario, seed=seed)
+    files = getattr(manifest, "files", None) or getattr(manifest, "paths", [])
+    console.print(f"wrote {len(files)} demo files to {out} in {time.monotonic() - started:.1f} s")
+
+
+# -- publish ---------------------------------------------------------------------
+
+
+def _parse_settings(settings: list[str] | None) -> dict:
+    out: dict[str, dict[str, str]] = {}
+    for setting in settings or []:
+        key, sep, value = setting.partition("=")
+        product, dot, name = key.partition(".")
+        if not sep or not dot or not value:
+            raise WeatherdataError(f"--set {setting!r}: expected PRODUCT.PARAMETER=VALUE, e.g. heat_warning_signal.yellow_threshold='36 degC'")
+        out.setdefault(product, {})[name] = value
+    return out
+
+
+@contextlib.contextmanager
+def _dask_cluster(workers: int | None, scheduler: str | None):
+    if not workers and not scheduler:
+        yield None
+        return
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        with Client(scheduler) as client:
+            yield client
+        return
+    with LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None) as cluster, Client(cluster) as client:
+        yield client
+
+
+@app.command()
+def publish(
+    inputs: Annotated[list[str], typer.Argument(help="Input files, globs, URLs or directories (e.g. the demo directory)")],
+    root: Annotated[str, typer.Option(help="Output root directory for the product stores and the STAC index")] = "weatherdata-demo/products",
+    products: Annotated[str | None, typer.Option(help="Comma-separated product ids (default: all the inputs allow)")] = None,
+    family: Annotated[str | None, typer.Option(help="Only this family")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a parameter: PRODUCT.PARAMETER=VALUE")] = None,
+    workers: Annotated[int | None, typer.Option(help="Run on a local Dask distributed cluster with N workers")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Address of a running Dask scheduler (tcp://host:8786)")] = None,
+    wait: Annotated[float, typer.Option(help="Seconds to wait if another publisher holds the root")] = 0.0,
+):
+    """Ingest INPUTS, derive products and publish them atomically as Zarr v3 stores."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from . import ingest
+    from .catalog import shipped_catalog
+    from .publish import publish as publish_products
+
+    catalog = shipped_catalog()
+    selected = [p.strip() for p in products.split(",") if p.strip()] if products else None
+    if family:
+        selected = [e.id for e in catalog.select(selected, family=family)]
+    for pid in selected or []:
+        catalog[pid]
+    observations, forecast = ingest.open_inputs(inputs)
+    files = ingest.input_files(inputs) if hasattr(ingest, "input_files") else []
+    started = time.monotonic()
+    with _dask_cluster(workers, scheduler), Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+        console=console, transient=False,
+    ) as bar:
+        tasks = {}
+
+        def progress(stage, done, total):
+            label = {"prepare": "planning stores", "compute": "computing and writing"}[stage]
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(label, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        summary = publish_products(
+            observations,
+            root,
+            selected,
+            forecast=forecast,
+            parameters=_parse_settings(set_),
+            input_files=files,
+            wait=wait,
+            progress=progress,
+        )
+    table = Table(title=f"published {len(summary.stores)} products to {root}")
+    for column in ("product", "family", "time steps", "MB", "action"):
+        table.add_column(column)
+    for store in summary.stores:
+        table.add_row(store.product, store.family, str(store.time_steps), f"{store.bytes / 1e6:.2f}", store.action)
+    console.print(table)
+    console.print(
+        f"{len(summary.stores)} stores, {summary.total_bytes / 1e6:.1f} MB in {time.monotonic() - started:.1f} s. "
+        f"STAC catalog: {Path(root) / 'catalog.json'}\n"
+        "Open one with plain xarray:\n"
+        f"  import xarray as xr; xr.open_zarr('{Path(root) / 'observation' / 'temperature_2m.zarr'}', consolidated=True, zarr_format=3)"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, turning user errors into one-line messages."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except WeatherdataError as exc:
+        errors.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        errors.print("aborted")
+        return 130
+    except Exception as exc:
+        # Usage errors from the (vendored) click parser: print its message, no traceback.
+        if type(exc).__module__.endswith("click.exceptions") and hasattr(exc, "show"):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

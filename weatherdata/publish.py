@@ -1,0 +1,544 @@
+"""Atomic, idempotent publication: one Zarr v3 store per product, plus a STAC index.
+
+Layout under the root (a plain directory any static web server can serve)::
+
+    ROOT/catalog.json                          STAC catalog (one collection per family)
+    ROOT/products.json                         every product in one request (id, names, href, open args)
+    ROOT/<family>/collection.json              STAC collection
+    ROOT/<family>/<id>/item.json               STAC item with the Zarr asset and xarray open arguments
+    ROOT/<family>/<id>.zarr                    -> _versions/<id>/<version>  (a relative symlink)
+    ROOT/<family>/_versions/<id>/<version>/    the Zarr v3 store of one version
+
+A publish writes a complete new version next to the current one (appends start from
+a hard-linked copy of the current version, so only new chunks are written), writes
+its metadata last, consolidates it, and then swaps the symlink with one atomic
+``rename``. A publish killed at any moment therefore leaves every store readable as
+its previous or its new version, and the STAC index, written after the swap, never
+points at a store that does not exist. Re-publishing a time range replaces it (time
+stays sorted and unique); a later range appends. One publisher at a time holds
+``ROOT/.weatherdata.lock``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dask
+import numpy as np
+import xarray as xr
+import zarr
+from zarr.codecs import BloscCodec
+
+from ._version import __version__
+from .catalog import Catalog, ProductEntry, shipped_catalog
+from .engine import derive
+from .errors import PublishError
+
+__all__ = ["PublishSummary", "chunk_layout", "open_published", "publish", "store_path"]
+
+TIME_DIMENSIONS = ("time", "day", "init_time")
+TARGET_CHUNK_BYTES = 2 * 1024 * 1024
+MAXIMUM_TIME_CHUNK = 24 * 7
+TILE = 256
+KEEP_VERSIONS = 2
+OPEN_ARGUMENTS = {"engine": "zarr", "consolidated": True, "zarr_format": 3, "chunks": {}}
+
+
+@dataclass
+class StoreSummary:
+    product: str
+    family: str
+    path: str
+    time_steps: int
+    bytes: int
+    action: str
+
+
+@dataclass
+class PublishSummary:
+    root: str
+    stores: list[StoreSummary] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(s.bytes for s in self.stores)
+
+
+# -- layout ----------------------------------------------------------------------
+
+
+def store_path(root: str | Path, entry: ProductEntry) -> Path:
+    return Path(root) / entry.family / f"{entry.id}.zarr"
+
+
+def _versions_directory(root: Path, entry: ProductEntry) -> Path:
+    return root / entry.family / "_versions" / entry.id
+
+
+def chunk_layout(sizes: dict[str, int], profile: str = "balanced", itemsize: int = 4) -> dict[str, int]:
+    """Chunks for a product, chosen for map reads and point time series alike.
+
+    The horizontal plane is split into tiles of at most 256×256 cells; the time
+    chunk then grows until a chunk holds about 2 MiB (at most a week of hourly
+    steps). On the default demo grid (61×81) a chunk holds ~106 hourly maps, so a
+    point series over the demo reads one or two chunks and a map reads one chunk.
+    Profiles ``map`` (one time step per chunk, whole plane) and ``series`` (small
+    tiles, long time chunks) are for products read mostly one way.
+    """
+    dims = list(sizes)
+    chunks = dict(sizes)
+    time_dim = next((d for d in dims if d in TIME_DIMENSIONS), None)
+    horizontal = dims[-2:]
+    tile = {"balanced": TILE, "map": 4096, "series": 64}[profile]
+    for dim in horizontal:
+        chunks[dim] = min(sizes[dim], tile)
+    if time_dim is not None:
+        per_step = itemsize * int(np.prod([chunks[d] for d in dims if d != time_dim]))
+        steps = 1 if profile == "map" else max(1, TARGET_CHUNK_BYTES // max(per_step, 1))
+        cap = MAXIMUM_TIME_CHUNK * (8 if profile == "series" else 1)
+        chunks[time_dim] = int(min(steps, cap))
+    return chunks
+
+
+def _encoding(data: xr.Dataset, entry: ProductEntry) -> dict:
+    variable = data[entry.id]
+    chunks = chunk_layout(dict(variable.sizes), entry.chunks)
+    compressor = BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
+    encoding = {
+        entry.id: {
+            "chunks": tuple(chunks[d] for d in variable.dims),
+            "compressors": (compressor,),
+        }
+    }
+    if entry.categories is not None:
+        encoding[entry.id].update({"dtype": "int8", "_FillValue": -1})
+    else:
+        encoding[entry.id]["_FillValue"] = np.float32("nan")
+    for name, coord in data.coords.items():
+        if coord.ndim == 0:
+            continue
+        enc = {"chunks": tuple(max(s, 1) if d not in TIME_DIMENSIONS else 1_000_000 for d, s in coord.sizes.items())}
+        if np.issubdtype(coord.dtype, np.datetime64):
+            enc.update({"units": "seconds since 1970-01-01", "calendar": "proleptic_gregorian", "dtype": "int64"})
+        elif np.issubdtype(coord.dtype, np.timedelta64):
+            enc.update({"units": "seconds", "dtype": "int64"})
+        encoding[name] = enc
+    return encoding
+
+
+# -- locking ---------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def publisher_lock(root: Path, wait: float = 0.0):
+    """Hold ``ROOT/.weatherdata.lock``; a second publisher waits ``wait`` s, then fails clearly."""
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / ".weatherdata.lock"
+    handle = open(path, "a+")
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            if time.monotonic() >= deadline:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                handle.close()
+                raise PublishError(
+                    f"{root}: another publisher is writing here ({holder}); retry later or pass --wait SECONDS"
+                ) from None
+            time.sleep(0.2)
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()} since {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}")
+    handle.flush()
+    try:
+        yield
+    finally:
+        handle.seek(0)
+        handle.truncate()
+        handle.flush()
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+# -- atomic file operations --------------------------------------------------------
+
+
+def _fsync_directory(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        descriptor = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def _atomic_symlink(link: Path, target: str) -> None:
+    temporary = link.with_name(f".{link.name}.{uuid.uuid4().hex[:8]}.link")
+    os.symlink(target, temporary)
+    os.replace(temporary, link)
+    _fsync_directory(link.parent)
+
+
+def _hardlink_copy(source: Path, destination: Path) -> None:
+    """Copy a store with hard links: zarr replaces files by rename, never in place."""
+
+    def link(src, dst):
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, destination, copy_function=link, symlinks=True)
+
+
+def _fsync_tree(path: Path) -> None:
+    for directory, _, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                descriptor = os.open(os.path.join(directory, name), os.O_RDONLY)
+                try:
+                    os.fsync(descriptor)
+                finally:
+                    os.close(descriptor)
+        _fsync_directory(Path(directory))
+
+
+def _directory_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def _clean_stale(root: Path, entry: ProductEntry) -> None:
+    """Remove versions no symlink points at (left by a killed run), keeping the last few."""
+    versions = _versions_directory(root, entry)
+    if not versions.is_dir():
+        return
+    link = store_path(root, entry)
+    current = os.readlink(link).rsplit("/", 1)[-1] if link.is_symlink() else None
+    candidates = sorted((p for p in versions.iterdir() if p.is_dir()), key=lambda p: p.name)
+    keep = {current}
+    finished = [p for p in candidates if (p / ".complete").exists() and p.name != current]
+    keep |= {p.name for p in finished[-(KEEP_VERSIONS - 1):]} if KEEP_VERSIONS > 1 else set()
+    for candidate in candidates:
+        if candidate.name not in keep:
+            shutil.rmtree(candidate, ignore_errors=True)
+
+
+# -- provenance -------------------------------------------------------------------
+
+
+def file_checksums(paths: Iterable[str | Path]) -> list[dict[str, str]]:
+    out = []
+    for path in sorted({str(p) for p in paths}):
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        out.append({"file": os.path.basename(path), "sha256": digest.hexdigest()})
+    return out
+
+
+# -- publication -------------------------------------------------------------------
+
+
+def _time_dimension(variable: xr.DataArray) -> str | None:
+    return next((d for d in variable.dims if d in TIME_DIMENSIONS), None)
+
+
+def _product_dataset(derived: xr.Dataset, entry: ProductEntry, provenance: dict) -> xr.Dataset:
+    variable = derived[entry.id]
+    data = variable.to_dataset()
+    data = data.drop_vars([c for c in data.coords if c not in variable.coords])
+    data.attrs = {
+        "Conventions": "CF-1.10",
+        "title": f"{entry.name.en} ({entry.name.zh})",
+        "summary": entry.description,
+        "institution": "weatherdata",
+        "source": "weatherdata derive",
+        "weatherdata_product": entry.id,
+        "weatherdata_family": entry.family,
+        "weatherdata_version": __version__,
+        "weatherdata_catalog_entry_sha256": entry.entry_hash(),
+        **provenance,
+    }
+    return data
+
+
+def _plan_store(root: Path, entry: ProductEntry, new: xr.Dataset):
+    """Decide how the new version is built: ``create``, ``append`` or ``replace``."""
+    link = store_path(root, entry)
+    version_id = f"v{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:6]}"
+    target = _versions_directory(root, entry) / version_id
+    time_dim = _time_dimension(new[entry.id])
+    if not link.exists():
+        return "create", target, new, time_dim
+    current = xr.open_zarr(link, consolidated=True, zarr_format=3, chunks={})
+    if time_dim is None or time_dim not in current.dims:
+        return "replace", target, new, time_dim
+    old_times = current[time_dim].values
+    new_times = new[time_dim].values
+    if old_times.size and new_times.size and new_times.min() > old_times.max():
+        return "append", target, new, time_dim
+    keep = current.drop_sel({time_dim: np.intersect1d(old_times, new_times)})
+    keep = keep[[entry.id]]
+    merged = xr.concat([keep, new], dim=time_dim, data_vars="all", coords="minimal", compat="override", join="outer")
+    merged = merged.sortby(time_dim)
+    merged.attrs = new.attrs
+    merged[entry.id].attrs = new[entry.id].attrs
+    return "replace", target, merged, time_dim
+
+
+def publish(
+    observations: xr.Dataset | None,
+    root: str | Path,
+    products: Iterable[str] | None = None,
+    *,
+    forecast: xr.Dataset | None = None,
+    parameters=None,
+    input_files: Iterable[str | Path] = (),
+    catalog: Catalog | None = None,
+    wait: float = 0.0,
+    progress: Callable[[str, int, int], None] | None = None,
+    before_swap: Callable[[], None] | None = None,
+) -> PublishSummary:
+    """Derive and publish products as Zarr v3 stores under ``root``, atomically.
+
+    Parameters
+    ----------
+    observations, forecast
+        Canonical datasets (``weatherdata.open_observations`` / ``open_forecast``).
+    root
+        Output directory.
+    products
+        Product ids (default: everything the inputs allow).
+    input_files
+        Recorded with their SHA-256 in each store's provenance attributes.
+    wait
+        Seconds to wait for another publisher's lock before failing.
+    progress
+        Called as ``progress(stage, done, total)``.
+    before_swap
+        Test hook, called after all data is written and before any store is swapped.
+    """
+    started = time.monotonic()
+    catalog = catalog or shipped_catalog()
+    root = Path(root)
+    summary = PublishSummary(root=str(root))
+    derived = derive(observations, products, forecast=forecast, parameters=parameters, catalog=catalog, skip_missing=products is None)
+    provenance = {
+        "date_created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "weatherdata_inputs": json.dumps(file_checksums(input_files)) if input_files else "[]",
+        "history": f"{dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%SZ} weatherdata {__version__} publish",
+    }
+    with publisher_lock(root, wait=wait):
+        writes, plans = [], []
+        ids = list(derived.data_vars)
+        for index, product_id in enumerate(ids):
+            entry = catalog[product_id]
+            _clean_stale(root, entry)
+            new = _product_dataset(derived, entry, provenance)
+            action, target, data, time_dim = _plan_store(root, entry, new)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            encoding = _encoding(data, entry)
+            if action == "append":
+                _hardlink_copy(Path(os.path.realpath(store_path(root, entry))), target)
+                (target / ".complete").unlink(missing_ok=True)
+                delayed = data.to_zarr(target, mode="a", append_dim=time_dim, consolidated=True, zarr_format=3, compute=False)
+            else:
+                data = data.chunk({d: c for d, c in zip(data[entry.id].dims, encoding[entry.id]["chunks"], strict=True)})
+                delayed = data.to_zarr(target, mode="w-", encoding=encoding, consolidated=True, zarr_format=3, compute=False)
+            writes.append(delayed)
+            plans.append((entry, action, target, time_dim))
+            if progress:
+                progress("prepare", index + 1, len(ids))
+        if progress:
+            progress("compute", 0, 1)
+        with warnings.catch_warnings():
+            # zarr-python notes that consolidated metadata is its own v3 extension;
+            # we publish it deliberately (one metadata request per store).
+            warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
+            dask.compute(*writes)
+        if progress:
+            progress("compute", 1, 1)
+        for entry, _action, target, _ in plans:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                zarr.consolidate_metadata(str(target), zarr_format=3)
+            (target / ".complete").write_text(__version__)
+            _fsync_tree(target)
+        if before_swap:
+            before_swap()
+        for entry, action, target, time_dim in plans:
+            link = store_path(root, entry)
+            relative = os.path.relpath(target, link.parent)
+            _atomic_symlink(link, relative)
+            published = xr.open_zarr(link, consolidated=True, zarr_format=3, chunks={})
+            steps = int(published.sizes.get(time_dim, 1)) if time_dim else 1
+            summary.stores.append(
+                StoreSummary(entry.id, entry.family, str(link), steps, _directory_bytes(target), action)
+            )
+        write_stac(root, catalog)
+        for entry, *_ in plans:
+            _clean_stale(root, entry)
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+# -- discovery (STAC) ---------------------------------------------------------------
+
+
+def _published_entries(root: Path, catalog: Catalog) -> list[ProductEntry]:
+    return [e for e in catalog.products.values() if store_path(root, e).exists()]
+
+
+def write_stac(root: Path, catalog: Catalog) -> None:
+    """Write the STAC catalog, one collection per family, one item per published store.
+
+    Items carry the Zarr asset (relative href) and the xarray open arguments
+    (xarray-assets extension). ``products.json`` lists everything in one request.
+    """
+    import pystac
+
+    entries = _published_entries(root, catalog)
+    stac_catalog = pystac.Catalog(
+        id="weatherdata",
+        description="Weather products published by weatherdata as Zarr v3 stores.",
+        title="weatherdata products",
+    )
+    index = []
+    for family in ("observation", "forecast_warning", "service"):
+        members = [e for e in entries if e.family == family]
+        if not members:
+            continue
+        items, extents = [], []
+        for entry in members:
+            href = f"{entry.id}.zarr"
+            with xr.open_zarr(store_path(root, entry), consolidated=True, zarr_format=3, chunks={}) as data:
+                latitude = data["latitude"].values if "latitude" in data.coords else np.array([0.0])
+                longitude = data["longitude"].values if "longitude" in data.coords else np.array([0.0])
+                bbox = [float(np.nanmin(longitude)), float(np.nanmin(latitude)), float(np.nanmax(longitude)), float(np.nanmax(latitude))]
+                time_dim = _time_dimension(data[entry.id])
+                times = data[time_dim].values if time_dim else np.array([], dtype="datetime64[s]")
+                dims = list(data[entry.id].dims)
+            start = _iso(times.min()) if times.size else None
+            end = _iso(times.max()) if times.size else None
+            geometry = {
+                "type": "Polygon",
+                "coordinates": [[[bbox[0], bbox[1]], [bbox[2], bbox[1]], [bbox[2], bbox[3]], [bbox[0], bbox[3]], [bbox[0], bbox[1]]]],
+            }
+            properties = {
+                "title": entry.name.en,
+                "weatherdata:name_zh": entry.name.zh,
+                "description": entry.description,
+                "weatherdata:units": entry.units,
+                "weatherdata:dimensions": dims,
+                "start_datetime": start,
+                "end_datetime": end,
+            }
+            item = pystac.Item(
+                id=entry.id,
+                geometry=geometry,
+                bbox=bbox,
+                datetime=None if start else dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
+                properties=properties,
+            )
+            item.add_asset(
+                "zarr",
+                pystac.Asset(
+                    href=f"../{href}",
+                    media_type="application/vnd+zarr",
+                    roles=["data"],
+                    title=f"{entry.name.en} (Zarr v3)",
+                    extra_fields={"xarray:open_kwargs": OPEN_ARGUMENTS},
+                ),
+            )
+            items.append(item)
+            extents.append((bbox, start, end))
+            index.append(
+                {
+                    "id": entry.id,
+                    "family": family,
+                    "name": entry.name.en,
+                    "name_zh": entry.name.zh,
+                    "units": entry.units,
+                    "href": f"{family}/{href}",
+                    "start": start,
+                    "end": end,
+                    "open_kwargs": OPEN_ARGUMENTS,
+                }
+            )
+        west = min(e[0][0] for e in extents)
+        south = min(e[0][1] for e in extents)
+        east = max(e[0][2] for e in extents)
+        north = max(e[0][3] for e in extents)
+        starts = [e[1] for e in extents if e[1]]
+        ends = [e[2] for e in extents if e[2]]
+        collection = pystac.Collection(
+            id=family,
+            description=f"weatherdata {family.replace('_', ' ')} products",
+            extent=pystac.Extent(
+                pystac.SpatialExtent([[west, south, east, north]]),
+                pystac.TemporalExtent([[_parse(min(starts)) if starts else None, _parse(max(ends)) if ends else None]]),
+            ),
+            license="CC-BY-4.0",
+            title=family.replace("_", " ").capitalize(),
+        )
+        for item in items:
+            collection.add_item(item)
+        stac_catalog.add_child(collection)
+    stac_catalog.normalize_hrefs(str(root))
+    stac_catalog.make_all_asset_hrefs_relative()
+    for collection in stac_catalog.get_children():
+        for item in collection.get_items():
+            item.set_self_href(str(root / collection.id / item.id / "item.json"))
+            item.assets["zarr"].href = f"../{item.id}.zarr"
+    # Write items and collections first, the root catalog last.
+    for collection in stac_catalog.get_children():
+        for item in collection.get_items():
+            _atomic_write_text(Path(item.get_self_href()), json.dumps(item.to_dict(transform_hrefs=True), indent=1))
+        _atomic_write_text(Path(collection.get_self_href()), json.dumps(collection.to_dict(transform_hrefs=True), indent=1))
+    _atomic_write_text(root / "products.json", json.dumps({"weatherdata_version": __version__, "products": index}, indent=1, ensure_ascii=False))
+    _atomic_write_text(root / "catalog.json", json.dumps(stac_catalog.to_dict(transform_hrefs=True), indent=1))
+
+
+def _iso(value) -> str:
+    return np.datetime_as_string(np.datetime64(value, "s"), unit="s") + "Z"
+
+
+def _parse(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def open_published(root: str | Path, product_id: str, catalog: Catalog | None = None) -> xr.Dataset:
+    """Open one published product with plain xarray (what researchers do remotely)."""
+    catalog = catalog or shipped_catalog()
+    return xr.open_zarr(store_path(root, catalog[product_id]), **{k: v for k, v in OPEN_ARGUMENTS.items() if k != "engine"})

@@ -2,7 +2,9 @@ import pytest
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "product(id): a reference-value test of catalog product `id`")
+    config.addinivalue_line(
+        "markers", "product(id): a reference-value test of catalog product `id`"
+    )
 
 
 @pytest.fixture(scope="session")

@@ -64,7 +64,9 @@ def grid_dataset(
     return xr.Dataset(data_vars, coords=coords)
 
 
-def derive_one(product_id: str, dataset: xr.Dataset, *, parameters=None, forecast=None) -> xr.DataArray:
+def derive_one(
+    product_id: str, dataset: xr.Dataset, *, parameters=None, forecast=None
+) -> xr.DataArray:
     """Derive one product, check it stayed lazy on lazy input, and return it computed."""
     out = weatherdata.derive(
         dataset,

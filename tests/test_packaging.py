@@ -39,7 +39,18 @@ def test_environment_yml_lists_the_pyproject_dependencies():
 def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
         check=True,
         cwd=out,
     )
@@ -54,7 +65,9 @@ def test_wheel_contents(wheel):
     assert "weatherdata/catalog.yaml" in names
     assert "weatherdata/variables.yaml" in names
     assert "weatherdata/products/observation/wind.py" in names
-    assert not any(n.startswith("products/") for n in names), "recipes must not install as a top-level package"
+    assert not any(n.startswith("products/") for n in names), (
+        "recipes must not install as a top-level package"
+    )
 
 
 def test_wheel_runs_in_a_clean_environment(wheel, tmp_path):
@@ -66,7 +79,9 @@ def test_wheel_runs_in_a_clean_environment(wheel, tmp_path):
     python = environment / "bin" / "python"
     site = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     import sysconfig
 
@@ -76,18 +91,30 @@ def test_wheel_runs_in_a_clean_environment(wheel, tmp_path):
     zipfile.ZipFile(wheel).extractall(site)
     bin_dir = environment / "bin"
     script = bin_dir / "weatherdata"
-    script.write_text(f"#!{python}\nimport sys\nfrom weatherdata.cli import main\nsys.exit(main())\n")
+    script.write_text(
+        f"#!{python}\nimport sys\nfrom weatherdata.cli import main\nsys.exit(main())\n"
+    )
     script.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
-    run = lambda *args: subprocess.run([str(script), *args], capture_output=True, text=True, cwd=tmp_path, env=env)  # noqa: E731
+    run = lambda *args: subprocess.run(
+        [str(script), *args], capture_output=True, text=True, cwd=tmp_path, env=env
+    )  # noqa: E731
     version = run("--version")
     assert version.returncode == 0, version.stderr
     assert "weatherdata" in version.stdout
     listing = run("catalog", "list", "--ids")
     assert listing.returncode == 0, listing.stderr
     location = subprocess.run(
-        [str(python), "-c", "import weatherdata, weatherdata.products.observation.wind as w; print(weatherdata.__file__, w.__file__)"],
-        capture_output=True, text=True, cwd=tmp_path, env=env, check=True,
+        [
+            str(python),
+            "-c",
+            "import weatherdata, weatherdata.products.observation.wind as w; print(weatherdata.__file__, w.__file__)",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        check=True,
     ).stdout
     assert str(ROOT) not in location and site in location
     from weatherdata.catalog import load_catalog

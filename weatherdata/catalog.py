@@ -83,7 +83,10 @@ class TimeSemantics(_Strict):
     @field_validator("window")
     @classmethod
     def _window_is_time(cls, value):
-        if value is not None and parse_quantity(value).dimensionality != parse_units("h").dimensionality:
+        if (
+            value is not None
+            and parse_quantity(value).dimensionality != parse_units("h").dimensionality
+        ):
             raise ValueError(f"window {value!r} is not a duration")
         return value
 
@@ -144,7 +147,9 @@ class ProductEntry(_Strict):
         try:
             module = importlib.import_module(f"weatherdata.products.{module_name}")
         except ImportError as exc:
-            raise CatalogError(f"product {self.id}: recipe module {module_name!r} not found ({exc})") from exc
+            raise CatalogError(
+                f"product {self.id}: recipe module {module_name!r} not found ({exc})"
+            ) from exc
         try:
             return getattr(module, function_name)
         except AttributeError as exc:
@@ -177,10 +182,14 @@ class Catalog:
             self.entries[entry.id] = entry
         for entry in data.intermediates:
             if entry.family != "intermediate":
-                raise CatalogError(f"{path}: {entry.id}: entries under `intermediates` need family: intermediate")
+                raise CatalogError(
+                    f"{path}: {entry.id}: entries under `intermediates` need family: intermediate"
+                )
         for entry in data.products:
             if entry.family == "intermediate":
-                raise CatalogError(f"{path}: {entry.id}: family intermediate is only for `intermediates`")
+                raise CatalogError(
+                    f"{path}: {entry.id}: family intermediate is only for `intermediates`"
+                )
         self._check_inputs()
         self._check_references()
         self.topological_order(self.entries)  # raises on cycles
@@ -202,7 +211,13 @@ class Catalog:
     def family(self, family: str) -> list[ProductEntry]:
         return [e for e in self.products.values() if e.family == family]
 
-    def select(self, ids: Iterable[str] | None = None, *, family: str | None = None, uses: str | None = None):
+    def select(
+        self,
+        ids: Iterable[str] | None = None,
+        *,
+        family: str | None = None,
+        uses: str | None = None,
+    ):
         """Products by id list, family, or canonical input used (directly or indirectly)."""
         if ids:
             chosen = [self[i] for i in ids]
@@ -270,7 +285,7 @@ class Catalog:
             if state.get(pid) == 2:
                 return
             if state.get(pid) == 1:
-                cycle = " -> ".join([*path[path.index(pid):], pid])
+                cycle = " -> ".join([*path[path.index(pid) :], pid])
                 raise CatalogError(f"{self.path}: dependency cycle: {cycle}")
             state[pid] = 1
             for dep in self.dependencies(pid):
@@ -293,7 +308,9 @@ class Catalog:
                     ok = True
                 else:
                     ok = name in variables or name in self.entries
-                if field and (name not in self.entries or self.entries[name].family != "intermediate"):
+                if field and (
+                    name not in self.entries or self.entries[name].family != "intermediate"
+                ):
                     ok = False
                 if not ok:
                     raise CatalogError(
@@ -305,14 +322,20 @@ class Catalog:
         for entry in self.entries.values():
             for key in entry.references:
                 if key not in self.references:
-                    raise CatalogError(f"{self.path}: product {entry.id}: reference {key!r} is not in `references`")
+                    raise CatalogError(
+                        f"{self.path}: product {entry.id}: reference {key!r} is not in `references`"
+                    )
 
 
 def _unknown_message(product_id: str, known: dict) -> str:
     import difflib
 
     close = difflib.get_close_matches(product_id, list(known), n=3)
-    hint = f" (did you mean {', '.join(close)}?)" if close else " (`weatherdata catalog list` shows them)"
+    hint = (
+        f" (did you mean {', '.join(close)}?)"
+        if close
+        else " (`weatherdata catalog list` shows them)"
+    )
     return f"unknown product id {product_id!r}{hint}"
 
 
@@ -338,7 +361,11 @@ def _format_validation_error(path, exc: ValidationError, raw) -> str:
     message = first["msg"]
     if first["type"] == "extra_forbidden":
         message = "unknown key"
-    return f"{path}: {', '.join(where + [field]) if field else ', '.join(where)}: {message}".replace(": :", ":")
+    return (
+        f"{path}: {', '.join([*where, field]) if field else ', '.join(where)}: {message}".replace(
+            ": :", ":"
+        )
+    )
 
 
 def _merge_fragments(path: Path, raw: dict) -> dict:
@@ -347,7 +374,11 @@ def _merge_fragments(path: Path, raw: dict) -> dict:
     Family work proceeds in parallel in fragments; they are folded into catalog.yaml
     (the single registry) and this hook is removed before release.
     """
-    fragments = sorted((path.parent / "catalog.d").glob("*.yaml")) if path.parent.joinpath("catalog.d").is_dir() else []
+    fragments = (
+        sorted((path.parent / "catalog.d").glob("*.yaml"))
+        if path.parent.joinpath("catalog.d").is_dir()
+        else []
+    )
     for fragment in fragments:
         part = yaml.safe_load(fragment.read_text(encoding="utf-8")) or {}
         raw.setdefault("references", {}).update(part.get("references", {}))
@@ -366,7 +397,9 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
-        raise CatalogError(f"{path}:{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        raise CatalogError(
+            f"{path}:{where}: not valid YAML ({getattr(exc, 'problem', exc)})"
+        ) from None
     if not isinstance(raw, dict):
         raise CatalogError(f"{path}: expected a mapping with `version` and `products`")
     raw = _merge_fragments(path, raw)

@@ -40,7 +40,12 @@ def _version(value: bool):
 
 @app.callback()
 def main_callback(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
 ):
     """weatherdata command line."""
 
@@ -50,8 +55,12 @@ def main_callback(
 
 @catalog_app.command("list")
 def catalog_list(
-    family: Annotated[str | None, typer.Option(help="observation, forecast_warning or service")] = None,
-    uses: Annotated[str | None, typer.Option(help="Only products that need this canonical input variable")] = None,
+    family: Annotated[
+        str | None, typer.Option(help="observation, forecast_warning or service")
+    ] = None,
+    uses: Annotated[
+        str | None, typer.Option(help="Only products that need this canonical input variable")
+    ] = None,
     ids_only: Annotated[bool, typer.Option("--ids", help="Print ids only, one per line")] = False,
 ):
     """List the products in the catalog."""
@@ -97,10 +106,16 @@ def catalog_show(product_id: str):
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option(help="Directory to write the demo input files into")] = Path("weatherdata-demo/input"),
-    resolution: Annotated[float, typer.Option(help="Grid spacing in degrees (0.01 for 1 km-class grids)")] = 0.1,
+    out: Annotated[Path, typer.Option(help="Directory to write the demo input files into")] = Path(
+        "weatherdata-demo/input"
+    ),
+    resolution: Annotated[
+        float, typer.Option(help="Grid spacing in degrees (0.01 for 1 km-class grids)")
+    ] = 0.1,
     days: Annotated[int, typer.Option(help="Number of days (at least 4 for 72 h windows)")] = 5,
-    scenario: Annotated[str, typer.Option(help="summer (heat, fog, convection, typhoon) or winter (cold surge)")] = "summer",
+    scenario: Annotated[
+        str, typer.Option(help="summer (heat, fog, convection, typhoon) or winter (cold surge)")
+    ] = "summer",
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes)")] = 20260725,
 ):
     """Write the built-in Guangdong demo dataset as input files (NetCDF, CSV)."""
@@ -121,7 +136,9 @@ def _parse_settings(settings: list[str] | None) -> dict:
         key, sep, value = setting.partition("=")
         product, dot, name = key.partition(".")
         if not sep or not dot or not value:
-            raise WeatherdataError(f"--set {setting!r}: expected PRODUCT.PARAMETER=VALUE, e.g. heat_warning_signal.yellow_threshold='36 degC'")
+            raise WeatherdataError(
+                f"--set {setting!r}: expected PRODUCT.PARAMETER=VALUE, e.g. heat_warning_signal.yellow_threshold='36 degC'"
+            )
         out.setdefault(product, {})[name] = value
     return out
 
@@ -137,20 +154,39 @@ def _dask_cluster(workers: int | None, scheduler: str | None):
         with Client(scheduler) as client:
             yield client
         return
-    with LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
         yield client
 
 
 @app.command()
 def publish(
-    inputs: Annotated[list[str], typer.Argument(help="Input files, globs, URLs or directories (e.g. the demo directory)")],
-    root: Annotated[str, typer.Option(help="Output root directory for the product stores and the STAC index")] = "weatherdata-demo/products",
-    products: Annotated[str | None, typer.Option(help="Comma-separated product ids (default: all the inputs allow)")] = None,
+    inputs: Annotated[
+        list[str],
+        typer.Argument(help="Input files, globs, URLs or directories (e.g. the demo directory)"),
+    ],
+    root: Annotated[
+        str, typer.Option(help="Output root directory for the product stores and the STAC index")
+    ] = "weatherdata-demo/products",
+    products: Annotated[
+        str | None, typer.Option(help="Comma-separated product ids (default: all the inputs allow)")
+    ] = None,
     family: Annotated[str | None, typer.Option(help="Only this family")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a parameter: PRODUCT.PARAMETER=VALUE")] = None,
-    workers: Annotated[int | None, typer.Option(help="Run on a local Dask distributed cluster with N workers")] = None,
-    scheduler: Annotated[str | None, typer.Option(help="Address of a running Dask scheduler (tcp://host:8786)")] = None,
-    wait: Annotated[float, typer.Option(help="Seconds to wait if another publisher holds the root")] = 0.0,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a parameter: PRODUCT.PARAMETER=VALUE"),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Run on a local Dask distributed cluster with N workers")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Address of a running Dask scheduler (tcp://host:8786)")
+    ] = None,
+    wait: Annotated[
+        float, typer.Option(help="Seconds to wait if another publisher holds the root")
+    ] = 0.0,
 ):
     """Ingest INPUTS, derive products and publish them atomically as Zarr v3 stores."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -168,10 +204,17 @@ def publish(
     observations, forecast = ingest.open_inputs(inputs)
     files = ingest.input_files(inputs) if hasattr(ingest, "input_files") else []
     started = time.monotonic()
-    with _dask_cluster(workers, scheduler), Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-        console=console, transient=False,
-    ) as bar:
+    with (
+        _dask_cluster(workers, scheduler),
+        Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        ) as bar,
+    ):
         tasks = {}
 
         def progress(stage, done, total):
@@ -194,7 +237,13 @@ def publish(
     for column in ("product", "family", "time steps", "MB", "action"):
         table.add_column(column)
     for store in summary.stores:
-        table.add_row(store.product, store.family, str(store.time_steps), f"{store.bytes / 1e6:.2f}", store.action)
+        table.add_row(
+            store.product,
+            store.family,
+            str(store.time_steps),
+            f"{store.bytes / 1e6:.2f}",
+            store.action,
+        )
     console.print(table)
     console.print(
         f"{len(summary.stores)} stores, {summary.total_bytes / 1e6:.1f} MB in {time.monotonic() - started:.1f} s. "

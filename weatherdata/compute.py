@@ -74,7 +74,10 @@ def pointwise(
     target = parse_units(units)
 
     def block(*blocks):
-        quantities = [unit_registry.Quantity(np.asarray(b, dtype=np.float64), u) for b, u in zip(blocks, input_units, strict=True)]
+        quantities = [
+            unit_registry.Quantity(np.asarray(b, dtype=np.float64), u)
+            for b, u in zip(blocks, input_units, strict=True)
+        ]
         result = function(*quantities, **keywords)
         if isinstance(result, pint.Quantity):
             result = result.m_as(target)
@@ -98,7 +101,9 @@ def time_dimension(data: xr.DataArray) -> str:
     for dim in TIME_DIMENSIONS:
         if dim in data.dims:
             return dim
-    raise InputError(f"{data.name or 'input'}: no time dimension (expected one of {TIME_DIMENSIONS})")
+    raise InputError(
+        f"{data.name or 'input'}: no time dimension (expected one of {TIME_DIMENSIONS})"
+    )
 
 
 def to_timedelta(value) -> pd.Timedelta:
@@ -138,7 +143,9 @@ def regularize_time(data, dim: str | None = None):
     return data.reindex({dim: full})
 
 
-def rolling_window(data: xr.DataArray, window, how: str = "sum", *, dim: str | None = None) -> xr.DataArray:
+def rolling_window(
+    data: xr.DataArray, window, how: str = "sum", *, dim: str | None = None
+) -> xr.DataArray:
     """A true trailing window ending at each time step: ``(t - window, t]``.
 
     The window must be a whole number of time steps (a 3 h window on 10-min, hourly
@@ -223,7 +230,9 @@ def difference_over(data: xr.DataArray, lag, *, dim: str | None = None) -> xr.Da
     step = time_step(data, dim)
     count = to_timedelta(lag) / step
     if abs(count - round(count)) > 1e-9:
-        raise InputError(f"{data.name or 'input'}: a {to_timedelta(lag)} lag is not a whole number of {step} steps")
+        raise InputError(
+            f"{data.name or 'input'}: a {to_timedelta(lag)} lag is not a whole number of {step} steps"
+        )
     out = data - data.shift({dim: round(count)})
     return with_units(out, _difference_units(data.attrs.get("units", "1")))
 
@@ -245,7 +254,9 @@ DAY_DEFINITIONS = {
 }
 
 
-def daily(data: xr.DataArray, how: str = "mean", *, day: str = "beijing_20_20", complete: bool = True) -> xr.DataArray:
+def daily(
+    data: xr.DataArray, how: str = "mean", *, day: str = "beijing_20_20", complete: bool = True
+) -> xr.DataArray:
     """Aggregate to days with an explicit day definition (see ``DAY_DEFINITIONS``).
 
     Returns a DataArray on a ``day`` dimension labelled by the day's start (UTC). A day
@@ -268,7 +279,11 @@ def daily(data: xr.DataArray, how: str = "mean", *, day: str = "beijing_20_20", 
     groups = stamped.resample({dim: "1D"}, offset=offset, label="left")
     reducer = {"mean": groups.mean, "sum": groups.sum, "max": groups.max, "min": groups.min}[how]
     out = reducer(skipna=False) if complete else reducer()
-    counts = stamped.notnull().resample({dim: "1D"}, offset=offset, label="left").sum() if complete else None
+    counts = (
+        stamped.notnull().resample({dim: "1D"}, offset=offset, label="left").sum()
+        if complete
+        else None
+    )
     sizes = stamped[dim].resample({dim: "1D"}, offset=offset, label="left").count()
     full = (sizes == per_day).values
     out = out.isel({dim: np.flatnonzero(full)})

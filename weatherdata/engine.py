@@ -29,9 +29,15 @@ __all__ = ["derive", "missing_inputs", "product_attributes"]
 recipe_calls: Counter = Counter()
 
 
-def missing_inputs(catalog: Catalog, product_ids: Iterable[str], observations, forecast=None) -> dict[str, set[str]]:
+def missing_inputs(
+    catalog: Catalog, product_ids: Iterable[str], observations, forecast=None
+) -> dict[str, set[str]]:
     """Canonical inputs each product lacks, ``{product: {variable, …}}`` (empty if none)."""
-    present = set(observations.data_vars) | set(observations.coords) if observations is not None else set()
+    present = (
+        set(observations.data_vars) | set(observations.coords)
+        if observations is not None
+        else set()
+    )
     present_forecast = set(forecast.data_vars) if forecast is not None else set()
     out = {}
     for pid in product_ids:
@@ -76,12 +82,14 @@ def product_attributes(entry: ProductEntry, catalog: Catalog | None = None) -> d
     attrs["weatherdata_version"] = __version__
     if entry.parameters:
         attrs["weatherdata_parameters"] = "; ".join(
-            f"{k}={p.value!s}{'' if p.verified else ' (unverified)'}" for k, p in entry.parameters.items()
+            f"{k}={p.value!s}{'' if p.verified else ' (unverified)'}"
+            for k, p in entry.parameters.items()
         )
     sources = sorted({p.source for p in entry.parameters.values()} | set(entry.references))
     if sources:
         attrs["references"] = "; ".join(
-            f"{key}: {catalog.references[key]}" if catalog and key in catalog.references else key for key in sources
+            f"{key}: {catalog.references[key]}" if catalog and key in catalog.references else key
+            for key in sources
         )
     return attrs
 
@@ -107,8 +115,13 @@ def _resolve_parameters(entry: ProductEntry, overrides: Mapping[str, Any] | None
         values[name] = parameter_value(value)
         declared = values[name]
         default = parameter_value(entry.parameters[name])
-        if hasattr(default, "dimensionality") and getattr(declared, "dimensionality", None) != default.dimensionality:
-            raise UnitsError(f"product {entry.id}: parameter {name}={value!r} does not have the units of {entry.parameters[name].value!r}")
+        if (
+            hasattr(default, "dimensionality")
+            and getattr(declared, "dimensionality", None) != default.dimensionality
+        ):
+            raise UnitsError(
+                f"product {entry.id}: parameter {name}={value!r} does not have the units of {entry.parameters[name].value!r}"
+            )
     return values
 
 
@@ -118,12 +131,18 @@ def _finish(entry: ProductEntry, result, catalog: Catalog) -> xr.DataArray | xr.
             raise TypeError(f"recipe {entry.recipe} returned {type(result).__name__}, not xarray")
         return result
     if isinstance(result, xr.Dataset):
-        raise TypeError(f"recipe {entry.recipe} of product {entry.id} returned a Dataset; products return a DataArray")
+        raise TypeError(
+            f"recipe {entry.recipe} of product {entry.id} returned a Dataset; products return a DataArray"
+        )
     if not isinstance(result, xr.DataArray):
-        raise TypeError(f"recipe {entry.recipe} of product {entry.id} returned {type(result).__name__}")
+        raise TypeError(
+            f"recipe {entry.recipe} of product {entry.id} returned {type(result).__name__}"
+        )
     units = result.attrs.get("units")
     if units is None:
-        raise UnitsError(f"recipe {entry.recipe} of product {entry.id} returned values without units")
+        raise UnitsError(
+            f"recipe {entry.recipe} of product {entry.id} returned values without units"
+        )
     if entry.categories is None:
         result = convert_dataarray(result, entry.units, where=f"product {entry.id}")
         if entry.valid_range is not None:
@@ -184,7 +203,9 @@ def derive(
             requested = [pid for pid in requested if pid not in blocked]
         else:
             names = sorted({v for vs in lacking.values() for v in vs})
-            affected = sorted(pid for pid in requested if set(catalog.closure([pid])) & set(lacking))
+            affected = sorted(
+                pid for pid in requested if set(catalog.closure([pid])) & set(lacking)
+            )
             raise InputError(
                 f"missing input variable(s) {', '.join(names)}: cannot compute {', '.join(affected)}"
             )
@@ -214,9 +235,15 @@ def derive(
         arguments = {arg: fetch(ref) for arg, ref in entry.inputs.items()}
         values = _resolve_parameters(entry, (parameters or {}).get(pid))
         accepted = inspect.signature(function).parameters
-        unknown = [k for k in values if k not in accepted and not any(p.kind == p.VAR_KEYWORD for p in accepted.values())]
+        unknown = [
+            k
+            for k in values
+            if k not in accepted and not any(p.kind == p.VAR_KEYWORD for p in accepted.values())
+        ]
         if unknown:
-            raise CatalogError(f"product {pid}: recipe {entry.recipe} takes no parameter {unknown[0]!r}")
+            raise CatalogError(
+                f"product {pid}: recipe {entry.recipe} takes no parameter {unknown[0]!r}"
+            )
         recipe_calls[pid] += 1
         computed[pid] = _finish(entry, function(**arguments, **values), catalog)
 

@@ -90,7 +90,9 @@ def _versions_directory(root: Path, entry: ProductEntry) -> Path:
     return root / entry.family / "_versions" / entry.id
 
 
-def chunk_layout(sizes: dict[str, int], profile: str = "balanced", itemsize: int = 4) -> dict[str, int]:
+def chunk_layout(
+    sizes: dict[str, int], profile: str = "balanced", itemsize: int = 4
+) -> dict[str, int]:
     """Chunks for a product, chosen for map reads and point time series alike.
 
     The horizontal plane is split into tiles of at most 256×256 cells; the time
@@ -132,9 +134,19 @@ def _encoding(data: xr.Dataset, entry: ProductEntry) -> dict:
     for name, coord in data.coords.items():
         if coord.ndim == 0:
             continue
-        enc = {"chunks": tuple(max(s, 1) if d not in TIME_DIMENSIONS else 1_000_000 for d, s in coord.sizes.items())}
+        enc = {
+            "chunks": tuple(
+                max(s, 1) if d not in TIME_DIMENSIONS else 1_000_000 for d, s in coord.sizes.items()
+            )
+        }
         if np.issubdtype(coord.dtype, np.datetime64):
-            enc.update({"units": "seconds since 1970-01-01", "calendar": "proleptic_gregorian", "dtype": "int64"})
+            enc.update(
+                {
+                    "units": "seconds since 1970-01-01",
+                    "calendar": "proleptic_gregorian",
+                    "dtype": "int64",
+                }
+            )
         elif np.issubdtype(coord.dtype, np.timedelta64):
             enc.update({"units": "seconds", "dtype": "int64"})
         encoding[name] = enc
@@ -247,7 +259,7 @@ def _clean_stale(root: Path, entry: ProductEntry) -> None:
     candidates = sorted((p for p in versions.iterdir() if p.is_dir()), key=lambda p: p.name)
     keep = {current}
     finished = [p for p in candidates if (p / ".complete").exists() and p.name != current]
-    keep |= {p.name for p in finished[-(KEEP_VERSIONS - 1):]} if KEEP_VERSIONS > 1 else set()
+    keep |= {p.name for p in finished[-(KEEP_VERSIONS - 1) :]} if KEEP_VERSIONS > 1 else set()
     for candidate in candidates:
         if candidate.name not in keep:
             shutil.rmtree(candidate, ignore_errors=True)
@@ -310,7 +322,14 @@ def _plan_store(root: Path, entry: ProductEntry, new: xr.Dataset):
         return "append", target, new, time_dim
     keep = current.drop_sel({time_dim: np.intersect1d(old_times, new_times)})
     keep = keep[[entry.id]]
-    merged = xr.concat([keep, new], dim=time_dim, data_vars="all", coords="minimal", compat="override", join="outer")
+    merged = xr.concat(
+        [keep, new],
+        dim=time_dim,
+        data_vars="all",
+        coords="minimal",
+        compat="override",
+        join="outer",
+    )
     merged = merged.sortby(time_dim)
     merged.attrs = new.attrs
     merged[entry.id].attrs = new[entry.id].attrs
@@ -353,7 +372,14 @@ def publish(
     catalog = catalog or shipped_catalog()
     root = Path(root)
     summary = PublishSummary(root=str(root))
-    derived = derive(observations, products, forecast=forecast, parameters=parameters, catalog=catalog, skip_missing=products is None)
+    derived = derive(
+        observations,
+        products,
+        forecast=forecast,
+        parameters=parameters,
+        catalog=catalog,
+        skip_missing=products is None,
+    )
     provenance = {
         "date_created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "weatherdata_inputs": json.dumps(file_checksums(input_files)) if input_files else "[]",
@@ -372,10 +398,34 @@ def publish(
             if action == "append":
                 _hardlink_copy(Path(os.path.realpath(store_path(root, entry))), target)
                 (target / ".complete").unlink(missing_ok=True)
-                delayed = data.to_zarr(target, mode="a", append_dim=time_dim, consolidated=True, zarr_format=3, compute=False)
+                # Coordinates without the time dimension are already in the copy: leave
+                # their (hard-linked) chunks alone.
+                data = data.drop_vars([c for c in data.coords if time_dim not in data[c].dims])
+                delayed = data.to_zarr(
+                    target,
+                    mode="a",
+                    append_dim=time_dim,
+                    consolidated=True,
+                    zarr_format=3,
+                    compute=False,
+                )
             else:
-                data = data.chunk({d: c for d, c in zip(data[entry.id].dims, encoding[entry.id]["chunks"], strict=True)})
-                delayed = data.to_zarr(target, mode="w-", encoding=encoding, consolidated=True, zarr_format=3, compute=False)
+                data = data.chunk(
+                    {
+                        d: c
+                        for d, c in zip(
+                            data[entry.id].dims, encoding[entry.id]["chunks"], strict=True
+                        )
+                    }
+                )
+                delayed = data.to_zarr(
+                    target,
+                    mode="w-",
+                    encoding=encoding,
+                    consolidated=True,
+                    zarr_format=3,
+                    compute=False,
+                )
             writes.append(delayed)
             plans.append((entry, action, target, time_dim))
             if progress:
@@ -389,7 +439,7 @@ def publish(
             dask.compute(*writes)
         if progress:
             progress("compute", 1, 1)
-        for entry, _action, target, _ in plans:
+        for _entry, _action, target, _ in plans:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
                 zarr.consolidate_metadata(str(target), zarr_format=3)
@@ -404,7 +454,9 @@ def publish(
             published = xr.open_zarr(link, consolidated=True, zarr_format=3, chunks={})
             steps = int(published.sizes.get(time_dim, 1)) if time_dim else 1
             summary.stores.append(
-                StoreSummary(entry.id, entry.family, str(link), steps, _directory_bytes(target), action)
+                StoreSummary(
+                    entry.id, entry.family, str(link), steps, _directory_bytes(target), action
+                )
             )
         write_stac(root, catalog)
         for entry, *_ in plans:
@@ -442,10 +494,19 @@ def write_stac(root: Path, catalog: Catalog) -> None:
         items, extents = [], []
         for entry in members:
             href = f"{entry.id}.zarr"
-            with xr.open_zarr(store_path(root, entry), consolidated=True, zarr_format=3, chunks={}) as data:
+            with xr.open_zarr(
+                store_path(root, entry), consolidated=True, zarr_format=3, chunks={}
+            ) as data:
                 latitude = data["latitude"].values if "latitude" in data.coords else np.array([0.0])
-                longitude = data["longitude"].values if "longitude" in data.coords else np.array([0.0])
-                bbox = [float(np.nanmin(longitude)), float(np.nanmin(latitude)), float(np.nanmax(longitude)), float(np.nanmax(latitude))]
+                longitude = (
+                    data["longitude"].values if "longitude" in data.coords else np.array([0.0])
+                )
+                bbox = [
+                    float(np.nanmin(longitude)),
+                    float(np.nanmin(latitude)),
+                    float(np.nanmax(longitude)),
+                    float(np.nanmax(latitude)),
+                ]
                 time_dim = _time_dimension(data[entry.id])
                 times = data[time_dim].values if time_dim else np.array([], dtype="datetime64[s]")
                 dims = list(data[entry.id].dims)
@@ -453,7 +514,15 @@ def write_stac(root: Path, catalog: Catalog) -> None:
             end = _iso(times.max()) if times.size else None
             geometry = {
                 "type": "Polygon",
-                "coordinates": [[[bbox[0], bbox[1]], [bbox[2], bbox[1]], [bbox[2], bbox[3]], [bbox[0], bbox[3]], [bbox[0], bbox[1]]]],
+                "coordinates": [
+                    [
+                        [bbox[0], bbox[1]],
+                        [bbox[2], bbox[1]],
+                        [bbox[2], bbox[3]],
+                        [bbox[0], bbox[3]],
+                        [bbox[0], bbox[1]],
+                    ]
+                ],
             }
             properties = {
                 "title": entry.name.en,
@@ -507,7 +576,9 @@ def write_stac(root: Path, catalog: Catalog) -> None:
             description=f"weatherdata {family.replace('_', ' ')} products",
             extent=pystac.Extent(
                 pystac.SpatialExtent([[west, south, east, north]]),
-                pystac.TemporalExtent([[_parse(min(starts)) if starts else None, _parse(max(ends)) if ends else None]]),
+                pystac.TemporalExtent(
+                    [[_parse(min(starts)) if starts else None, _parse(max(ends)) if ends else None]]
+                ),
             ),
             license="CC-BY-4.0",
             title=family.replace("_", " ").capitalize(),
@@ -524,10 +595,22 @@ def write_stac(root: Path, catalog: Catalog) -> None:
     # Write items and collections first, the root catalog last.
     for collection in stac_catalog.get_children():
         for item in collection.get_items():
-            _atomic_write_text(Path(item.get_self_href()), json.dumps(item.to_dict(transform_hrefs=True), indent=1))
-        _atomic_write_text(Path(collection.get_self_href()), json.dumps(collection.to_dict(transform_hrefs=True), indent=1))
-    _atomic_write_text(root / "products.json", json.dumps({"weatherdata_version": __version__, "products": index}, indent=1, ensure_ascii=False))
-    _atomic_write_text(root / "catalog.json", json.dumps(stac_catalog.to_dict(transform_hrefs=True), indent=1))
+            _atomic_write_text(
+                Path(item.get_self_href()), json.dumps(item.to_dict(transform_hrefs=True), indent=1)
+            )
+        _atomic_write_text(
+            Path(collection.get_self_href()),
+            json.dumps(collection.to_dict(transform_hrefs=True), indent=1),
+        )
+    _atomic_write_text(
+        root / "products.json",
+        json.dumps(
+            {"weatherdata_version": __version__, "products": index}, indent=1, ensure_ascii=False
+        ),
+    )
+    _atomic_write_text(
+        root / "catalog.json", json.dumps(stac_catalog.to_dict(transform_hrefs=True), indent=1)
+    )
 
 
 def _iso(value) -> str:
@@ -541,4 +624,7 @@ def _parse(text: str) -> dt.datetime:
 def open_published(root: str | Path, product_id: str, catalog: Catalog | None = None) -> xr.Dataset:
     """Open one published product with plain xarray (what researchers do remotely)."""
     catalog = catalog or shipped_catalog()
-    return xr.open_zarr(store_path(root, catalog[product_id]), **{k: v for k, v in OPEN_ARGUMENTS.items() if k != "engine"})
+    return xr.open_zarr(
+        store_path(root, catalog[product_id]),
+        **{k: v for k, v in OPEN_ARGUMENTS.items() if k != "engine"},
+    )

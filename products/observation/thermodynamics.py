@@ -26,7 +26,9 @@ def dewpoint_from_relative_humidity(temperature, relative_humidity):
     Bolton, D., 1980: The computation of equivalent potential temperature.
     Mon. Wea. Rev., 108, 1046–1053.
     """
-    return pointwise(mpcalc.dewpoint_from_relative_humidity, temperature, relative_humidity, units="degC")
+    return pointwise(
+        mpcalc.dewpoint_from_relative_humidity, temperature, relative_humidity, units="degC"
+    )
 
 
 def relative_humidity_from_dewpoint(temperature, dewpoint):

@@ -1,0 +1,144 @@
+"""The derivation engine: dependency resolution, shared intermediates, laziness, errors."""
+
+import numpy as np
+import pytest
+import yaml
+
+import weatherdata
+from tests.helpers import grid_dataset
+from weatherdata import engine
+from weatherdata.catalog import load_catalog
+from weatherdata.errors import CatalogError, InputError, UnitsError
+
+
+def _catalog(tmp_path):
+    speed = {
+        "id": "speed",
+        "family": "observation",
+        "name": {"en": "Speed", "zh": "风速"},
+        "description": "d",
+        "recipe": "observation.wind:wind_speed",
+        "inputs": {"eastward_wind": "eastward_wind_10m", "northward_wind": "northward_wind_10m"},
+        "units": "km h-1",
+        "valid_range": [0, 100],
+    }
+    doubled = {
+        **speed,
+        "id": "speed_of_speed",
+        "inputs": {"eastward_wind": "speed", "northward_wind": "speed"},
+        "units": "m s-1",
+    }
+    window = {
+        "id": "wet",
+        "family": "observation",
+        "name": {"en": "Rain", "zh": "雨"},
+        "description": "d",
+        "recipe": "observation.precipitation:accumulation",
+        "inputs": {"precipitation": "precipitation_amount"},
+        "parameters": {"window": {"value": "3 h", "source": "T", "verified": True}},
+        "units": "mm",
+        "time": {"kind": "rolling_window", "window": "3 h"},
+        "cf": {"cell_methods": "time: sum (interval: 3 hour)"},
+    }
+    path = tmp_path / "catalog.yaml"
+    path.write_text(
+        yaml.safe_dump({"version": 1, "products": [speed, doubled, window]}, allow_unicode=True)
+    )
+    return load_catalog(path)
+
+
+def test_dependencies_are_computed_once_and_shared(tmp_path):
+    catalog = _catalog(tmp_path)
+    ds = grid_dataset({"eastward_wind_10m": 3.0, "northward_wind_10m": 4.0}, times=2)
+    engine.recipe_calls.clear()
+    out = weatherdata.derive(ds, ["speed", "speed_of_speed"], catalog=catalog)
+    assert engine.recipe_calls == {"speed": 1, "speed_of_speed": 1}
+    # 5 m/s = 18 km/h; the engine converted to the declared units.
+    assert float(out["speed"][0, 0, 0]) == pytest.approx(18.0)
+    # speed_of_speed receives speed in km/h and combines two 18 km/h components.
+    assert float(out["speed_of_speed"][0, 0, 0]) == pytest.approx(np.hypot(5.0, 5.0))
+
+
+def test_nothing_is_computed_before_the_caller_asks(tmp_path):
+    import dask
+
+    catalog = _catalog(tmp_path)
+    ds = grid_dataset(
+        {"eastward_wind_10m": 3.0, "northward_wind_10m": 4.0, "precipitation_amount": 1.0}, times=6
+    )
+    computed = []
+
+    class Spy(dask.callbacks.Callback):
+        def _start(self, dsk):
+            computed.append(len(dsk))
+
+    with Spy():
+        out = weatherdata.derive(ds, ["speed", "wet"], catalog=catalog)
+    assert computed == []
+    assert all(hasattr(v.data, "dask") for v in out.data_vars.values())
+
+
+def test_metadata_is_attached(tmp_path):
+    catalog = _catalog(tmp_path)
+    ds = grid_dataset({"precipitation_amount": 1.0}, times=6)
+    out = weatherdata.derive(ds, ["wet"], catalog=catalog)["wet"]
+    assert out.attrs["units"] == "mm"
+    assert out.attrs["long_name"] == "Rain" and out.attrs["long_name_zh"] == "雨"
+    assert out.attrs["cell_methods"] == "time: sum (interval: 3 hour)"
+    assert out.attrs["weatherdata_window"] == "3 h"
+    assert len(out.attrs["weatherdata_catalog_entry_sha256"]) == 16
+
+
+def test_valid_range_masks_implausible_outputs(tmp_path):
+    catalog = _catalog(tmp_path)
+    ds = grid_dataset({"eastward_wind_10m": 30.0, "northward_wind_10m": 40.0}, times=1)  # 180 km/h
+    out = weatherdata.derive(ds, ["speed"], catalog=catalog)["speed"].compute()
+    assert np.isnan(out).all()
+
+
+def test_missing_inputs_name_the_variable_and_the_products(tmp_path):
+    catalog = _catalog(tmp_path)
+    ds = grid_dataset({"eastward_wind_10m": 3.0}, times=1)
+    with pytest.raises(
+        InputError,
+        match=r"missing input variable.*northward_wind_10m: cannot compute speed, speed_of_speed",
+    ):
+        weatherdata.derive(ds, ["speed", "speed_of_speed"], catalog=catalog)
+    # Without an explicit list, products that cannot be computed are skipped.
+    assert list(weatherdata.derive(ds, catalog=catalog).data_vars) == []
+
+
+def test_input_units_are_checked_and_converted(tmp_path):
+    catalog = _catalog(tmp_path)
+    ds = grid_dataset({"eastward_wind_10m": 3.0, "northward_wind_10m": 4.0}, times=1)
+    ds["eastward_wind_10m"].attrs["units"] = "knot"
+    ds["northward_wind_10m"].attrs["units"] = "knot"
+    out = weatherdata.derive(ds, ["speed"], catalog=catalog)["speed"]
+    assert float(out[0, 0, 0]) == pytest.approx(5 * 1.852, rel=1e-6)
+    ds["northward_wind_10m"].attrs["units"] = "K"
+    with pytest.raises(UnitsError, match="northward_wind_10m"):
+        weatherdata.derive(ds, ["speed"], catalog=catalog)
+    del ds["northward_wind_10m"].attrs["units"]
+    with pytest.raises(UnitsError, match="northward_wind_10m: units are missing"):
+        weatherdata.derive(ds, ["speed"], catalog=catalog)
+
+
+def test_parameters_can_be_overridden_with_units_checked(tmp_path):
+    catalog = _catalog(tmp_path)
+    ds = grid_dataset({"precipitation_amount": 1.0}, times=8)
+    out = weatherdata.derive(ds, ["wet"], catalog=catalog, parameters={"wet": {"window": "6 h"}})[
+        "wet"
+    ]
+    assert float(out[-1, 0, 0]) == pytest.approx(6.0)
+    with pytest.raises(UnitsError, match="does not have the units"):
+        weatherdata.derive(ds, ["wet"], catalog=catalog, parameters={"wet": {"window": "6 mm"}})
+    with pytest.raises(CatalogError, match="unknown parameter 'size'"):
+        weatherdata.derive(ds, ["wet"], catalog=catalog, parameters={"wet": {"size": "6 h"}})
+    with pytest.raises(CatalogError, match="unknown product id"):
+        weatherdata.derive(ds, ["wet"], catalog=catalog, parameters={"dry": {"window": "6 h"}})
+
+
+def test_unknown_product_is_an_error():
+    ds = grid_dataset({"precipitation_amount": 1.0}, times=2)
+    with pytest.raises(CatalogError, match="unknown product id 'rainfall'"):
+        weatherdata.derive(ds, ["rainfall"])

@@ -1,0 +1,265 @@
+"""Publication: store layout, append/replace semantics, STAC, locking, and SIGKILL safety."""
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from tests.helpers import grid_dataset
+from weatherdata.errors import PublishError
+from weatherdata.publish import chunk_layout, open_published, publish, publisher_lock
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCTS = ["temperature_2m", "precipitation_accumulation_1h", "wind_speed_10m"]
+
+
+def inputs(times=48, start="2026-07-25T00:00", temperature=300.0):
+    rng = np.random.default_rng(1)
+    rain = rng.gamma(0.5, 2.0, size=(times, 3, 4)).astype(np.float32)
+    return grid_dataset(
+        {
+            "air_temperature_2m": temperature + rng.normal(0, 1, size=(times, 3, 4)),
+            "precipitation_amount": rain,
+            "eastward_wind_10m": 3.0,
+            "northward_wind_10m": 4.0,
+        },
+        times=times,
+        start=start,
+    )
+
+
+def read(root, product):
+    return open_published(root, product).load()
+
+
+def test_one_store_per_product_readable_with_plain_xarray(tmp_path):
+    ds = inputs()
+    summary = publish(ds, tmp_path, PRODUCTS)
+    assert sorted(s.product for s in summary.stores) == sorted(PRODUCTS)
+    for product in PRODUCTS:
+        store = tmp_path / "observation" / f"{product}.zarr"
+        plain = xr.open_zarr(store, consolidated=True, zarr_format=3)
+        assert plain[product].attrs["units"]
+        assert plain.attrs["weatherdata_product"] == product
+        assert (store / "zarr.json").exists()
+        metadata = json.loads((store / "zarr.json").read_text())
+        assert metadata["zarr_format"] == 3 and "consolidated_metadata" in metadata
+    np.testing.assert_allclose(
+        read(tmp_path, "temperature_2m")["temperature_2m"],
+        ds["air_temperature_2m"] - 273.15,
+        atol=1e-4,
+    )
+
+
+def test_append_and_replace_keep_time_sorted_and_unique(tmp_path):
+    full = inputs(72)
+    publish(full.isel(time=slice(0, 24)), tmp_path, PRODUCTS)
+    summary = publish(full.isel(time=slice(24, 48)), tmp_path, PRODUCTS)
+    assert {s.action for s in summary.stores} == {"append"}
+    summary = publish(full.isel(time=slice(12, 72)), tmp_path, PRODUCTS)
+    assert {s.action for s in summary.stores} == {"replace"}
+    out = read(tmp_path, "temperature_2m")
+    np.testing.assert_array_equal(out.time.values, full.time.values)
+    np.testing.assert_allclose(
+        out["temperature_2m"], full["air_temperature_2m"] - 273.15, atol=1e-4
+    )
+    # Re-running the same range replaces it, never duplicates.
+    publish(full.isel(time=slice(12, 72)), tmp_path, PRODUCTS)
+    assert read(tmp_path, "temperature_2m").sizes["time"] == 72
+
+
+def test_appends_share_unchanged_chunks_with_the_previous_version(tmp_path):
+    # 150×150 cells: ~24 hourly maps per 2 MiB chunk, so the first day is one whole chunk.
+    full = grid_dataset({"air_temperature_2m": 300.0}, times=48, shape=(150, 150))
+    publish(full.isel(time=slice(0, 24)), tmp_path, ["temperature_2m"])
+    publish(full.isel(time=slice(24, 48)), tmp_path, ["temperature_2m"])
+    versions = sorted((tmp_path / "observation" / "_versions" / "temperature_2m").iterdir())
+    assert len(versions) == 2
+    for path in ("temperature_2m/c/0/0/0", "latitude/c/0"):
+        assert os.stat(versions[0] / path).st_ino == os.stat(versions[1] / path).st_ino, path
+    assert read(tmp_path, "temperature_2m").sizes["time"] == 48
+
+
+def test_stac_catalog_is_valid_and_lists_every_store(tmp_path):
+    import pystac
+
+    publish(inputs(), tmp_path, PRODUCTS)
+    catalog = pystac.Catalog.from_file(str(tmp_path / "catalog.json"))
+    catalog.validate_all()
+    items = list(catalog.get_items(recursive=True))
+    assert sorted(i.id for i in items) == sorted(PRODUCTS)
+    for item in items:
+        href = item.assets["zarr"].get_absolute_href()
+        assert Path(href).exists()
+        opened = xr.open_zarr(
+            href,
+            **{
+                k: v
+                for k, v in item.assets["zarr"].extra_fields["xarray:open_kwargs"].items()
+                if k != "engine"
+            },
+        )
+        assert item.id in opened
+    index = json.loads((tmp_path / "products.json").read_text())
+    assert sorted(p["id"] for p in index["products"]) == sorted(PRODUCTS)
+
+
+def test_provenance_attributes(tmp_path):
+    source = tmp_path / "input.nc"
+    source.write_bytes(b"x")
+    publish(inputs(), tmp_path / "out", ["temperature_2m"], input_files=[source])
+    attrs = xr.open_zarr(tmp_path / "out" / "observation" / "temperature_2m.zarr").attrs
+    assert attrs["weatherdata_version"]
+    assert len(attrs["weatherdata_catalog_entry_sha256"]) == 16
+    inputs_ = json.loads(attrs["weatherdata_inputs"])
+    assert inputs_ == [
+        {
+            "file": "input.nc",
+            "sha256": "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881",
+        }
+    ]
+    assert attrs["date_created"].startswith("20")
+
+
+def test_concurrent_publishers_one_fails_clearly(tmp_path):
+    held = threading.Event()
+    release = threading.Event()
+
+    def holder():
+        with publisher_lock(tmp_path):
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    held.wait(5)
+    try:
+        with pytest.raises(PublishError, match="another publisher is writing here"):
+            publish(inputs(), tmp_path, ["temperature_2m"])
+    finally:
+        release.set()
+        thread.join()
+    publish(inputs(), tmp_path, ["temperature_2m"], wait=5)
+
+
+def test_a_second_publisher_can_wait_for_the_first(tmp_path):
+    def later():
+        time.sleep(0.5)
+        release.set()
+
+    release = threading.Event()
+    with publisher_lock(tmp_path):
+        threading.Thread(target=later).start()
+        release.wait()
+    publish(inputs(), tmp_path, ["temperature_2m"], wait=2)
+
+
+def test_chunk_layout_serves_maps_and_series():
+    chunks = chunk_layout({"time": 120, "latitude": 61, "longitude": 81})
+    assert chunks["latitude"] == 61 and chunks["longitude"] == 81
+    assert 100 <= chunks["time"] <= 168  # ~2 MiB: a point series over the demo reads 1–2 chunks
+    big = chunk_layout({"time": 120, "latitude": 600, "longitude": 800})
+    assert big["latitude"] == 256 and big["longitude"] == 256 and big["time"] >= 8
+    assert chunk_layout({"time": 120, "latitude": 61, "longitude": 81}, "map")["time"] == 1
+
+
+KILL_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, {root!r})
+    from tests.test_publish import inputs, PRODUCTS
+    from weatherdata.publish import publish
+    data = inputs(96, temperature=310.0).isel(time=slice(24, 96))
+    print("ready", flush=True)
+    publish(data, sys.argv[1], PRODUCTS)
+    print("done", flush=True)
+    """
+)
+
+
+def _snapshot(root):
+    out = {}
+    for product in PRODUCTS:
+        out[product] = read(root, product)[product].values
+    return out
+
+
+def _run_publisher(root, kill_after=None):
+    process = subprocess.Popen(
+        [sys.executable, "-c", KILL_SCRIPT.format(root=str(ROOT)), str(root)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout.readline().strip() == "ready"
+    started = time.monotonic()
+    if kill_after is None:
+        process.wait(120)
+        assert process.returncode == 0, process.stderr.read()
+        return time.monotonic() - started
+    time.sleep(kill_after)
+    process.send_signal(signal.SIGKILL)
+    process.wait(30)
+    return None
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_points_never_leaves_a_partial_store(tmp_path):
+    """A publish killed at ≥ 20 random moments: every store reads as its previous or new
+    version, the STAC index points only at existing stores, and the next run completes with
+    the same result as an uninterrupted run."""
+    before = inputs(96).isel(time=slice(0, 48))
+    reference_old = tmp_path / "reference-old"
+    publish(before, reference_old, PRODUCTS)
+    old = _snapshot(reference_old)
+    reference_new = tmp_path / "reference-new"
+    publish(before, reference_new, PRODUCTS)
+    duration = _run_publisher(reference_new)
+    new = _snapshot(reference_new)
+    rng = random.Random(20261128)
+    outcomes = {"old": 0, "new": 0}
+    template = tmp_path / "template"
+    publish(before, template, PRODUCTS)
+    after = inputs(96, temperature=310.0).isel(time=slice(24, 96))
+    for attempt in range(20):
+        root = tmp_path / f"attempt-{attempt}"
+        shutil.copytree(template, root, symlinks=True)
+        _run_publisher(root, kill_after=rng.uniform(0, duration * 1.1))
+        for product in PRODUCTS:
+            values = read(root, product)[product].values
+            if values.shape == old[product].shape and np.array_equal(
+                values, old[product], equal_nan=True
+            ):
+                outcomes["old"] += 1
+            else:
+                assert values.shape == new[product].shape and np.array_equal(
+                    values, new[product], equal_nan=True
+                ), f"attempt {attempt}: {product} is neither the old nor the new version"
+                outcomes["new"] += 1
+        catalog = json.loads((root / "catalog.json").read_text())
+        for link in catalog["links"]:
+            if link["rel"] == "child":
+                collection = root / link["href"]
+                for item_link in json.loads(collection.read_text())["links"]:
+                    if item_link["rel"] == "item":
+                        item = json.loads(
+                            (collection.parent / item_link["href"]).resolve().read_text()
+                        )
+                        asset = (collection.parent / item_link["href"]).resolve().parent / item[
+                            "assets"
+                        ]["zarr"]["href"]
+                        assert asset.resolve().exists()
+        publish(after, root, PRODUCTS)
+        assert all(np.array_equal(v, new[p], equal_nan=True) for p, v in _snapshot(root).items())
+    assert outcomes["old"] and outcomes["new"], outcomes

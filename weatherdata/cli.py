@@ -253,6 +253,33 @@ def publish(
     )
 
 
+@app.command()
+def serve(
+    root: Annotated[Path, typer.Argument(help="Publication root to serve read-only")],
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="WEATHERDATA_TOKEN", help="Require 'Authorization: Bearer TOKEN'"),
+    ] = None,
+    cors_origin: Annotated[
+        list[str] | None, typer.Option(help="Allowed CORS origin (repeat; '*' for any)")
+    ] = None,
+    access_log: Annotated[bool, typer.Option(help="Log every request")] = True,
+):
+    """Serve a publication root over HTTP (GET/HEAD, ranges, ETags, CORS, gzip JSON)."""
+    from .serve import run
+
+    if not root.is_dir():
+        raise WeatherdataError(
+            f"{root}: not a directory (publish first: weatherdata publish ... --root {root})"
+        )
+    console.print(
+        f"serving {root} on http://{host}:{port}/ (catalog: /catalog.json, index: /products.json)"
+    )
+    run(root, host=host, port=port, token=token, cors_origins=cors_origin, access_log=access_log)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning user errors into one-line messages."""
     try:

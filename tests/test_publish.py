@@ -263,3 +263,35 @@ def test_sigkill_at_random_points_never_leaves_a_partial_store(tmp_path):
         publish(after, root, PRODUCTS)
         assert all(np.array_equal(v, new[p], equal_nan=True) for p, v in _snapshot(root).items())
     assert outcomes["old"] and outcomes["new"], outcomes
+
+
+def test_since_publishes_only_new_times_with_full_windows(tmp_path):
+    full = inputs(48)
+    publish(full, tmp_path / "once", ["precipitation_accumulation_24h"])
+    hourly = tmp_path / "hourly"
+    publish(full.isel(time=slice(0, 30)), hourly, ["precipitation_accumulation_24h"])
+    for hour in range(30, 48):
+        # each run sees every input so far but publishes only the new hour
+        publish(
+            full.isel(time=slice(0, hour + 1)),
+            hourly,
+            ["precipitation_accumulation_24h"],
+            since=full.time.values[hour],
+        )
+    once = read(tmp_path / "once", "precipitation_accumulation_24h")
+    incremental = read(hourly, "precipitation_accumulation_24h")
+    xr.testing.assert_allclose(
+        once["precipitation_accumulation_24h"], incremental["precipitation_accumulation_24h"]
+    )
+
+
+def test_status_reports_latest_complete_time(tmp_path):
+    from weatherdata.publish import status
+
+    data = inputs(30)
+    data["air_temperature_2m"] = data["air_temperature_2m"].where(data.time < data.time[-3])
+    publish(data, tmp_path, ["temperature_2m"])
+    (row,) = status(tmp_path)
+    assert row.last_time == "2026-07-26T05:00:00Z"
+    assert row.last_complete_time == "2026-07-26T02:00:00Z"
+    assert row.time_steps == 30

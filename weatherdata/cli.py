@@ -143,6 +143,19 @@ def _parse_settings(settings: list[str] | None) -> dict:
     return out
 
 
+def _parse_time(text: str | None, option: str):
+    if text is None:
+        return None
+    import numpy as np
+
+    try:
+        return np.datetime64(text.rstrip("Z"), "s")
+    except ValueError:
+        raise WeatherdataError(
+            f"{option} {text!r}: not an ISO time such as 2026-07-27T06:00"
+        ) from None
+
+
 @contextlib.contextmanager
 def _dask_cluster(workers: int | None, scheduler: str | None):
     if not workers and not scheduler:
@@ -187,6 +200,15 @@ def publish(
     wait: Annotated[
         float, typer.Option(help="Seconds to wait if another publisher holds the root")
     ] = 0.0,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Publish only times from this one (ISO, UTC); earlier inputs still feed windows"
+        ),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Publish only times up to this one (ISO, UTC)")
+    ] = None,
 ):
     """Ingest INPUTS, derive products and publish them atomically as Zarr v3 stores."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -232,6 +254,8 @@ def publish(
             input_files=files,
             wait=wait,
             progress=progress,
+            since=_parse_time(since, "--since"),
+            until=_parse_time(until, "--until"),
         )
     table = Table(title=f"published {len(summary.stores)} products to {root}")
     for column in ("product", "family", "time steps", "MB", "action"):
@@ -251,6 +275,61 @@ def publish(
         "Open one with plain xarray:\n"
         f"  import xarray as xr; xr.open_zarr('{Path(root) / 'observation' / 'temperature_2m.zarr'}', consolidated=True, zarr_format=3)"
     )
+
+
+@app.command()
+def status(
+    root: Annotated[Path, typer.Argument(help="Publication root")],
+    stale_after: Annotated[
+        str | None,
+        typer.Option(
+            help="Flag products whose latest complete time is older than this before the newest (e.g. '2 h'); exit 1 if any"
+        ),
+    ] = None,
+):
+    """Latest valid time and latest complete valid time per published product."""
+    import numpy as np
+
+    from .compute import to_timedelta
+    from .publish import status as product_status
+
+    if not root.is_dir():
+        raise WeatherdataError(f"{root}: not a directory")
+    rows = product_status(root)
+    if not rows:
+        raise WeatherdataError(f"{root}: no published products")
+    newest = max(np.datetime64(r.last_time.rstrip("Z")) for r in rows if r.last_time)
+    limit = to_timedelta(stale_after) if stale_after else None
+    table = Table(title=f"{len(rows)} products in {root}")
+    for column in ("product", "family", "first", "last", "last complete", "steps", "state"):
+        table.add_column(column)
+    stale = 0
+    for row in rows:
+        state = "ok"
+        if limit is not None:
+            complete = (
+                np.datetime64(row.last_complete_time.rstrip("Z"))
+                if row.last_complete_time
+                else None
+            )
+            if complete is None or newest - complete > np.timedelta64(limit):
+                state = "[red]stale[/red]"
+                stale += 1
+        table.add_row(
+            row.product,
+            row.family,
+            row.first_time or "",
+            row.last_time or "",
+            row.last_complete_time or "none",
+            str(row.time_steps),
+            state,
+        )
+    console.print(table)
+    if stale:
+        errors.print(
+            f"{stale} stale product(s) (latest complete time more than {stale_after} before {newest})"
+        )
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dask
+import dask.callbacks
 import numpy as np
 import xarray as xr
 import zarr
@@ -46,6 +47,12 @@ from ._version import __version__
 from .catalog import Catalog, ProductEntry, shipped_catalog
 from .engine import derive
 from .errors import PublishError
+
+# We publish zarr-python's consolidated metadata for v3 deliberately (one metadata
+# request per store); its reminder that this is an extension is not news to users.
+warnings.filterwarnings(
+    "ignore", message="Consolidated metadata is currently not part", category=UserWarning
+)
 
 __all__ = ["PublishSummary", "chunk_layout", "open_published", "publish", "store_path"]
 
@@ -336,6 +343,43 @@ def _plan_store(root: Path, entry: ProductEntry, new: xr.Dataset):
     return "replace", target, merged, time_dim
 
 
+def _select_time(derived: xr.Dataset, since, until) -> xr.Dataset:
+    if since is None and until is None:
+        return derived
+    selection = {}
+    for dim in TIME_DIMENSIONS:
+        if dim in derived.dims:
+            selection[dim] = slice(
+                np.datetime64(since) if since is not None else None,
+                np.datetime64(until) if until is not None else None,
+            )
+    return derived.sel(selection)
+
+
+class _TaskProgress(dask.callbacks.Callback):
+    """Report finished dask tasks to a progress callback."""
+
+    def __init__(self, report):
+        super().__init__()
+        self.report = report
+        self.total = 0
+        self.done = 0
+
+    def _start_state(self, dsk, state):
+        self.total = (
+            len(state["ready"])
+            + len(state["waiting"])
+            + len(state["running"])
+            + len(state["finished"])
+        )
+        self.report("compute", 0, self.total)
+
+    def _posttask(self, key, result, dsk, state, worker_id):
+        self.done += 1
+        if self.done % 25 == 0 or self.done == self.total:
+            self.report("compute", self.done, self.total)
+
+
 def publish(
     observations: xr.Dataset | None,
     root: str | Path,
@@ -348,6 +392,8 @@ def publish(
     wait: float = 0.0,
     progress: Callable[[str, int, int], None] | None = None,
     before_swap: Callable[[], None] | None = None,
+    since=None,
+    until=None,
 ) -> PublishSummary:
     """Derive and publish products as Zarr v3 stores under ``root``, atomically.
 
@@ -367,6 +413,9 @@ def publish(
         Called as ``progress(stage, done, total)``.
     before_swap
         Test hook, called after all data is written and before any store is swapped.
+    since, until
+        Publish only this time range (inclusive) of products; inputs before ``since``
+        still feed the windows (an hourly run passes all inputs and ``since`` = the new hour).
     """
     started = time.monotonic()
     catalog = catalog or shipped_catalog()
@@ -430,15 +479,14 @@ def publish(
             plans.append((entry, action, target, time_dim))
             if progress:
                 progress("prepare", index + 1, len(ids))
-        if progress:
-            progress("compute", 0, 1)
-        with warnings.catch_warnings():
+        with (
+            warnings.catch_warnings(),
+            _TaskProgress(progress) if progress else contextlib.nullcontext(),
+        ):
             # zarr-python notes that consolidated metadata is its own v3 extension;
             # we publish it deliberately (one metadata request per store).
             warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
             dask.compute(*writes)
-        if progress:
-            progress("compute", 1, 1)
         for _entry, _action, target, _ in plans:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
@@ -628,3 +676,53 @@ def open_published(root: str | Path, product_id: str, catalog: Catalog | None = 
         store_path(root, catalog[product_id]),
         **{k: v for k, v in OPEN_ARGUMENTS.items() if k != "engine"},
     )
+
+
+@dataclass
+class ProductStatus:
+    product: str
+    family: str
+    first_time: str | None
+    last_time: str | None
+    last_complete_time: str | None
+    time_steps: int
+
+
+def status(root: str | Path, catalog: Catalog | None = None) -> list[ProductStatus]:
+    """The latest valid time and the latest *complete* time (no missing cells) per store."""
+    catalog = catalog or shipped_catalog()
+    root = Path(root)
+    out = []
+    for entry in _published_entries(root, catalog):
+        data = xr.open_zarr(store_path(root, entry), consolidated=True, zarr_format=3, chunks={})
+        variable = data[entry.id]
+        time_dim = _time_dimension(variable)
+        if time_dim is None:
+            out.append(ProductStatus(entry.id, entry.family, None, None, None, 1))
+            continue
+        times = data[time_dim].values
+        complete = None
+        # Walk back from the end one chunk at a time: usually one chunk is read.
+        step = max(
+            1, (variable.encoding.get("chunks") or (len(times),))[variable.dims.index(time_dim)]
+        )
+        end = len(times)
+        while end > 0 and complete is None:
+            start = max(0, end - step)
+            block = variable.isel({time_dim: slice(start, end)}).notnull()
+            full = block.all([d for d in variable.dims if d != time_dim]).values
+            hits = np.flatnonzero(full)
+            if hits.size:
+                complete = _iso(times[start + hits[-1]])
+            end = start
+        out.append(
+            ProductStatus(
+                entry.id,
+                entry.family,
+                _iso(times.min()) if times.size else None,
+                _iso(times.max()) if times.size else None,
+                complete,
+                len(times),
+            )
+        )
+    return out

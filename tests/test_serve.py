@@ -213,3 +213,27 @@ def test_path_resolution_unit():
     assert _resolve(root, "test_serve.py") == root / "test_serve.py"
     assert _resolve(root, "../pyproject.toml") is None
     assert _resolve(root, "a\x00b") is None
+
+
+def test_notebook_helpers_over_http(server, published):
+    import weatherdata
+
+    catalog = weatherdata.open_catalog(server)
+    assert {c.id for c in catalog.get_children()} == {"observation"}
+    listed = weatherdata.list_products(server)
+    assert sorted(p["id"] for p in listed) == sorted(PRODUCTS)
+    one = weatherdata.open_product(
+        "temperature_2m", root=server, time="2026-07-25T06:00", bbox=(113.4, 22.0, 114.0, 23.0)
+    )
+    local = (
+        open_published(published, "temperature_2m")
+        .sel(time="2026-07-25T06:00")
+        .sel(longitude=slice(113.4, 114.0))
+    )
+    np.testing.assert_allclose(one["temperature_2m"].values, local["temperature_2m"].values)
+    window = weatherdata.open_product(
+        "temperature_2m", root=server, time=slice("2026-07-25T06:00", "2026-07-25T11:00")
+    )
+    assert window.sizes["time"] == 6
+    with pytest.raises(weatherdata.WeatherdataError, match="did you mean temperature_2m"):
+        weatherdata.open_product("temperature_2n", root=server)

@@ -16,9 +16,12 @@ __all__ = [
     "WeatherdataError",
     "__version__",
     "derive",
+    "list_products",
     "load_catalog",
+    "open_catalog",
     "open_forecast",
     "open_observations",
+    "open_product",
 ]
 
 
@@ -29,6 +32,10 @@ def __getattr__(name):
         from . import ingest
 
         return getattr(ingest, name)
+    if name in ("open_product", "open_catalog", "list_products"):
+        from . import access
+
+        return getattr(access, name)
     if name in ("write_demo",):
         from . import demo
 

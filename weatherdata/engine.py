@@ -20,7 +20,7 @@ import xarray as xr
 from ._version import __version__
 from .catalog import Catalog, ProductEntry, parameter_value, shipped_catalog
 from .errors import CatalogError, InputError, UnitsError
-from .units import convert_dataarray, parse_units
+from .units import convert_dataarray, ensure_registry, parse_units
 from .variables import canonical_variables
 
 __all__ = ["derive", "missing_inputs", "product_attributes"]
@@ -188,6 +188,7 @@ def derive(
     xarray.Dataset
         One variable per requested product, Dask-backed, with CF attributes.
     """
+    ensure_registry()
     catalog = catalog or shipped_catalog()
     requested = list(products) if products is not None else list(catalog.products)
     for pid in requested:

@@ -515,91 +515,106 @@ def publish(
 
 # -- discovery (STAC) ---------------------------------------------------------------
 
+STAC_VERSION = "1.1.0"
+
 
 def _published_entries(root: Path, catalog: Catalog) -> list[ProductEntry]:
     return [e for e in catalog.products.values() if store_path(root, e).exists()]
 
 
-def write_stac(root: Path, catalog: Catalog) -> None:
-    """Write the STAC catalog, one collection per family, one item per published store.
+def _describe_store(location, entry: ProductEntry, storage_options=None) -> dict:
+    with xr.open_zarr(
+        location, consolidated=True, zarr_format=3, chunks={}, storage_options=storage_options
+    ) as data:
+        latitude = data["latitude"].values if "latitude" in data.coords else np.array([-90.0, 90.0])
+        longitude = (
+            data["longitude"].values if "longitude" in data.coords else np.array([-180.0, 180.0])
+        )
+        time_dim = _time_dimension(data[entry.id])
+        times = data[time_dim].values if time_dim else np.array([], dtype="datetime64[s]")
+        return {
+            "bbox": [
+                float(np.nanmin(longitude)),
+                float(np.nanmin(latitude)),
+                float(np.nanmax(longitude)),
+                float(np.nanmax(latitude)),
+            ],
+            "start": _iso(times.min()) if times.size else None,
+            "end": _iso(times.max()) if times.size else None,
+            "dimensions": list(data[entry.id].dims),
+            "shape": [int(n) for n in data[entry.id].shape],
+        }
 
-    Items carry the Zarr asset (relative href) and the xarray open arguments
-    (xarray-assets extension). ``products.json`` lists everything in one request.
+
+def build_stac(stores: dict[str, tuple[ProductEntry, str, dict]]) -> dict[str, dict]:
+    """STAC documents (relative path → JSON) for published stores.
+
+    ``stores`` maps a product id to ``(entry, href relative to the root, description)``.
+    One collection per family, one item per product whose ``zarr`` asset carries the
+    xarray open arguments (``xarray:open_kwargs``, as the xarray-assets extension has it);
+    ``products.json`` lists everything in one request.
     """
-    import pystac
-
-    entries = _published_entries(root, catalog)
-    stac_catalog = pystac.Catalog(
-        id="weatherdata",
-        description="Weather products published by weatherdata as Zarr v3 stores.",
-        title="weatherdata products",
-    )
+    documents: dict[str, dict] = {}
+    root_links = [{"rel": "root", "href": "./catalog.json", "type": "application/json"}]
     index = []
     for family in ("observation", "forecast_warning", "service"):
-        members = [e for e in entries if e.family == family]
+        members = sorted(
+            (v for v in stores.values() if v[0].family == family), key=lambda v: v[0].id
+        )
         if not members:
             continue
-        items, extents = [], []
-        for entry in members:
-            href = f"{entry.id}.zarr"
-            with xr.open_zarr(
-                store_path(root, entry), consolidated=True, zarr_format=3, chunks={}
-            ) as data:
-                latitude = data["latitude"].values if "latitude" in data.coords else np.array([0.0])
-                longitude = (
-                    data["longitude"].values if "longitude" in data.coords else np.array([0.0])
-                )
-                bbox = [
-                    float(np.nanmin(longitude)),
-                    float(np.nanmin(latitude)),
-                    float(np.nanmax(longitude)),
-                    float(np.nanmax(latitude)),
-                ]
-                time_dim = _time_dimension(data[entry.id])
-                times = data[time_dim].values if time_dim else np.array([], dtype="datetime64[s]")
-                dims = list(data[entry.id].dims)
-            start = _iso(times.min()) if times.size else None
-            end = _iso(times.max()) if times.size else None
-            geometry = {
-                "type": "Polygon",
-                "coordinates": [
-                    [
-                        [bbox[0], bbox[1]],
-                        [bbox[2], bbox[1]],
-                        [bbox[2], bbox[3]],
-                        [bbox[0], bbox[3]],
-                        [bbox[0], bbox[1]],
-                    ]
+        item_links = []
+        for entry, href, info in members:
+            west, south, east, north = info["bbox"]
+            item = {
+                "type": "Feature",
+                "stac_version": STAC_VERSION,
+                "id": entry.id,
+                "collection": family,
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [
+                        [[west, south], [east, south], [east, north], [west, north], [west, south]]
+                    ],
+                },
+                "bbox": info["bbox"],
+                "properties": {
+                    "title": entry.name.en,
+                    "description": entry.description,
+                    "datetime": None if info["start"] else "1970-01-01T00:00:00Z",
+                    "start_datetime": info["start"],
+                    "end_datetime": info["end"],
+                    "weatherdata:name_zh": entry.name.zh,
+                    "weatherdata:units": entry.units,
+                    "weatherdata:dimensions": info["dimensions"],
+                    "weatherdata:shape": info["shape"],
+                },
+                "links": [
+                    {"rel": "root", "href": "../../catalog.json", "type": "application/json"},
+                    {"rel": "parent", "href": "../collection.json", "type": "application/json"},
+                    {"rel": "collection", "href": "../collection.json", "type": "application/json"},
                 ],
+                "assets": {
+                    "zarr": {
+                        "href": "../../" + href,
+                        "type": "application/vnd+zarr",
+                        "title": f"{entry.name.en} (Zarr v3)",
+                        "roles": ["data"],
+                        "xarray:open_kwargs": OPEN_ARGUMENTS,
+                    }
+                },
             }
-            properties = {
-                "title": entry.name.en,
-                "weatherdata:name_zh": entry.name.zh,
-                "description": entry.description,
-                "weatherdata:units": entry.units,
-                "weatherdata:dimensions": dims,
-                "start_datetime": start,
-                "end_datetime": end,
-            }
-            item = pystac.Item(
-                id=entry.id,
-                geometry=geometry,
-                bbox=bbox,
-                datetime=None if start else dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
-                properties=properties,
+            if not info["start"]:
+                del item["properties"]["start_datetime"], item["properties"]["end_datetime"]
+            documents[f"{family}/{entry.id}/item.json"] = item
+            item_links.append(
+                {
+                    "rel": "item",
+                    "href": f"./{entry.id}/item.json",
+                    "type": "application/geo+json",
+                    "title": entry.name.en,
+                }
             )
-            item.add_asset(
-                "zarr",
-                pystac.Asset(
-                    href=f"../{href}",
-                    media_type="application/vnd+zarr",
-                    roles=["data"],
-                    title=f"{entry.name.en} (Zarr v3)",
-                    extra_fields={"xarray:open_kwargs": OPEN_ARGUMENTS},
-                ),
-            )
-            items.append(item)
-            extents.append((bbox, start, end))
             index.append(
                 {
                     "id": entry.id,
@@ -607,66 +622,81 @@ def write_stac(root: Path, catalog: Catalog) -> None:
                     "name": entry.name.en,
                     "name_zh": entry.name.zh,
                     "units": entry.units,
-                    "href": f"{family}/{href}",
-                    "start": start,
-                    "end": end,
+                    "href": href,
+                    "start": info["start"],
+                    "end": info["end"],
+                    "dimensions": info["dimensions"],
                     "open_kwargs": OPEN_ARGUMENTS,
                 }
             )
-        west = min(e[0][0] for e in extents)
-        south = min(e[0][1] for e in extents)
-        east = max(e[0][2] for e in extents)
-        north = max(e[0][3] for e in extents)
-        starts = [e[1] for e in extents if e[1]]
-        ends = [e[2] for e in extents if e[2]]
-        collection = pystac.Collection(
-            id=family,
-            description=f"weatherdata {family.replace('_', ' ')} products",
-            extent=pystac.Extent(
-                pystac.SpatialExtent([[west, south, east, north]]),
-                pystac.TemporalExtent(
-                    [[_parse(min(starts)) if starts else None, _parse(max(ends)) if ends else None]]
-                ),
-            ),
-            license="CC-BY-4.0",
-            title=family.replace("_", " ").capitalize(),
+        boxes = [m[2]["bbox"] for m in members]
+        starts = [m[2]["start"] for m in members if m[2]["start"]]
+        ends = [m[2]["end"] for m in members if m[2]["end"]]
+        documents[f"{family}/collection.json"] = {
+            "type": "Collection",
+            "stac_version": STAC_VERSION,
+            "id": family,
+            "title": family.replace("_", " ").capitalize(),
+            "description": f"weatherdata {family.replace('_', ' ')} products",
+            "license": "CC-BY-4.0",
+            "extent": {
+                "spatial": {
+                    "bbox": [
+                        [
+                            min(b[0] for b in boxes),
+                            min(b[1] for b in boxes),
+                            max(b[2] for b in boxes),
+                            max(b[3] for b in boxes),
+                        ]
+                    ]
+                },
+                "temporal": {
+                    "interval": [[min(starts) if starts else None, max(ends) if ends else None]]
+                },
+            },
+            "links": [
+                {"rel": "root", "href": "../catalog.json", "type": "application/json"},
+                {"rel": "parent", "href": "../catalog.json", "type": "application/json"},
+                *item_links,
+            ],
+        }
+        root_links.append(
+            {
+                "rel": "child",
+                "href": f"./{family}/collection.json",
+                "type": "application/json",
+                "title": family,
+            }
         )
-        for item in items:
-            collection.add_item(item)
-        stac_catalog.add_child(collection)
-    stac_catalog.normalize_hrefs(str(root))
-    stac_catalog.make_all_asset_hrefs_relative()
-    for collection in stac_catalog.get_children():
-        for item in collection.get_items():
-            item.set_self_href(str(root / collection.id / item.id / "item.json"))
-            item.assets["zarr"].href = f"../{item.id}.zarr"
-    # Write items and collections first, the root catalog last.
-    for collection in stac_catalog.get_children():
-        for item in collection.get_items():
-            _atomic_write_text(
-                Path(item.get_self_href()), json.dumps(item.to_dict(transform_hrefs=True), indent=1)
-            )
+    documents["catalog.json"] = {
+        "type": "Catalog",
+        "stac_version": STAC_VERSION,
+        "id": "weatherdata",
+        "title": "weatherdata products",
+        "description": "Weather products published by weatherdata as Zarr v3 stores.",
+        "links": root_links,
+    }
+    documents["products.json"] = {"weatherdata_version": __version__, "products": index}
+    return documents
+
+
+def write_stac(root: Path, catalog: Catalog) -> None:
+    """Write the STAC documents for every store under a local root (items first, root last)."""
+    stores = {
+        e.id: (e, f"{e.family}/{e.id}.zarr", _describe_store(store_path(root, e), e))
+        for e in _published_entries(root, catalog)
+    }
+    documents = build_stac(stores)
+    for relative in sorted(
+        documents, key=lambda r: (r in ("catalog.json", "products.json"), -r.count("/"))
+    ):
         _atomic_write_text(
-            Path(collection.get_self_href()),
-            json.dumps(collection.to_dict(transform_hrefs=True), indent=1),
+            root / relative, json.dumps(documents[relative], indent=1, ensure_ascii=False)
         )
-    _atomic_write_text(
-        root / "products.json",
-        json.dumps(
-            {"weatherdata_version": __version__, "products": index}, indent=1, ensure_ascii=False
-        ),
-    )
-    _atomic_write_text(
-        root / "catalog.json", json.dumps(stac_catalog.to_dict(transform_hrefs=True), indent=1)
-    )
 
 
 def _iso(value) -> str:
     return np.datetime_as_string(np.datetime64(value, "s"), unit="s") + "Z"
-
-
-def _parse(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def open_published(root: str | Path, product_id: str, catalog: Catalog | None = None) -> xr.Dataset:

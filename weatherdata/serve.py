@@ -28,7 +28,7 @@ __all__ = ["create_app", "run"]
 METADATA_SUFFIXES = (".json",)
 METADATA_CACHE = "public, max-age=30, must-revalidate"
 CHUNK_CACHE = "public, max-age=300"
-GZIP_MINIMUM = 512
+GZIP_MINIMUM = 256
 
 
 def _resolve(root: Path, relative: str) -> Path | None:

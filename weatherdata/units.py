@@ -8,6 +8,7 @@ unit raises :class:`~weatherdata.errors.UnitsError`.
 from __future__ import annotations
 
 import functools
+import importlib
 
 import numpy as np
 import pint
@@ -15,7 +16,15 @@ from metpy.units import units as unit_registry
 
 from .errors import UnitsError
 
-__all__ = ["convert_dataarray", "parse_quantity", "parse_units", "unit_registry", "units_equal"]
+__all__ = [
+    "convert_dataarray",
+    "ensure_registry",
+    "import_xclim",
+    "parse_quantity",
+    "parse_units",
+    "unit_registry",
+    "units_equal",
+]
 
 # Spellings met in real files that pint does not read as meant.
 _SPELLINGS = {
@@ -50,6 +59,30 @@ _SPELLINGS = {
     "µg m-3": "microgram m^-3",
     "µg/m3": "microgram m^-3",
 }
+
+# MetPy's `units` is pint's *application registry* proxy. Importing xclim (through
+# cf_xarray) replaces the application registry with its own, after which MetPy and this
+# module would silently switch registries (units defined here vanish, and quantities
+# made before and after no longer mix). Keep a handle on MetPy's registry and put it
+# back whenever something replaced it.
+_METPY_REGISTRY = unit_registry.get()
+
+
+def ensure_registry() -> None:
+    """Make MetPy's registry pint's application registry again if an import replaced it."""
+    if pint.get_application_registry().get() is not _METPY_REGISTRY:
+        pint.set_application_registry(_METPY_REGISTRY)
+
+
+def import_xclim(module: str = "xclim.indices"):
+    """Import an xclim module without letting it replace pint's application registry.
+
+    xclim converts with its own registry object, so restoring MetPy's is safe for both.
+    """
+    imported = importlib.import_module(module)
+    ensure_registry()
+    return imported
+
 
 if "dBZ" not in unit_registry:
     # Reflectivity is logarithmic; we never convert it, only check it is labelled.

@@ -13,7 +13,12 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 # PyPI name -> conda-forge name where they differ.
-CONDA_NAMES = {"dask[array]": "dask", "netCDF4": "netcdf4", "eccodes": "python-eccodes"}
+CONDA_NAMES = {
+    "dask[array]": "dask",
+    "netCDF4": "netcdf4",
+    "eccodes": "python-eccodes",
+    "moto[server]": "moto",
+}
 
 
 def _split(requirement: str) -> tuple[str, str]:

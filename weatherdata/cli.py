@@ -209,6 +209,13 @@ def publish(
     until: Annotated[
         str | None, typer.Option(help="Publish only times up to this one (ISO, UTC)")
     ] = None,
+    endpoint_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="AWS_ENDPOINT_URL",
+            help="S3-compatible endpoint for s3:// roots (credentials from the usual AWS variables)",
+        ),
+    ] = None,
 ):
     """Ingest INPUTS, derive products and publish them atomically as Zarr v3 stores."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -256,6 +263,9 @@ def publish(
             progress=progress,
             since=_parse_time(since, "--since"),
             until=_parse_time(until, "--until"),
+            storage_options={"client_kwargs": {"endpoint_url": endpoint_url}}
+            if endpoint_url
+            else None,
         )
     table = Table(title=f"published {len(summary.stores)} products to {root}")
     for column in ("product", "family", "time steps", "MB", "action"):

@@ -394,6 +394,7 @@ def publish(
     before_swap: Callable[[], None] | None = None,
     since=None,
     until=None,
+    storage_options: dict | None = None,
 ) -> PublishSummary:
     """Derive and publish products as Zarr v3 stores under ``root``, atomically.
 
@@ -416,9 +417,26 @@ def publish(
     since, until
         Publish only this time range (inclusive) of products; inputs before ``since``
         still feed the windows (an hourly run passes all inputs and ``since`` = the new hour).
+    storage_options
+        For remote roots (``s3://bucket/prefix``): passed to fsspec (credentials, endpoint).
     """
     started = time.monotonic()
     catalog = catalog or shipped_catalog()
+    if is_remote(root):
+        return _publish_remote(
+            observations,
+            str(root),
+            products,
+            forecast=forecast,
+            parameters=parameters,
+            input_files=input_files,
+            catalog=catalog,
+            wait=wait,
+            progress=progress,
+            since=since,
+            until=until,
+            storage_options=storage_options,
+        )
     root = Path(root)
     summary = PublishSummary(root=str(root))
     derived = derive(
@@ -626,6 +644,8 @@ def build_stac(stores: dict[str, tuple[ProductEntry, str, dict]]) -> dict[str, d
                     "start": info["start"],
                     "end": info["end"],
                     "dimensions": info["dimensions"],
+                    "shape": info["shape"],
+                    "bbox": info["bbox"],
                     "open_kwargs": OPEN_ARGUMENTS,
                 }
             )
@@ -756,3 +776,218 @@ def status(root: str | Path, catalog: Catalog | None = None) -> list[ProductStat
             )
         )
     return out
+
+
+# -- remote roots (S3 and other object stores, through fsspec) ----------------------
+
+
+def is_remote(root) -> bool:
+    text = str(root)
+    return "://" in text and not text.startswith("file://")
+
+
+def _retry(
+    operation, *, attempts: int = 5, first_delay: float = 0.2, what: str = "storage operation"
+):
+    """Retry transient storage errors with exponential backoff; the last error is raised."""
+    delay = first_delay
+    for attempt in range(attempts):
+        try:
+            return operation()
+        except (OSError, TimeoutError) as exc:
+            if isinstance(exc, FileNotFoundError | PermissionError) or attempt == attempts - 1:
+                raise
+            warnings.warn(
+                f"{what} failed ({exc}); retrying in {delay:.1f} s", RuntimeWarning, stacklevel=2
+            )
+            time.sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def _remote_lock(fs, root: str, wait: float, stale_after: float = 3600.0):
+    """A lock object at ``ROOT/.weatherdata.lock``. Object stores have no flock: a lock
+    older than ``stale_after`` seconds (a crashed publisher) is taken over."""
+    path = f"{root.rstrip('/')}/.weatherdata.lock"
+    token = f"{uuid.uuid4().hex} pid {os.getpid()} since {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}"
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            holder = fs.cat_file(path).decode()
+        except FileNotFoundError:
+            holder = None
+        if holder is not None:
+            try:
+                since = dt.datetime.fromisoformat(holder.rsplit("since ", 1)[1])
+                age = (dt.datetime.now(dt.UTC) - since).total_seconds()
+            except (IndexError, ValueError):
+                age = stale_after + 1
+            if age <= stale_after:
+                if time.monotonic() < deadline:
+                    time.sleep(0.5)
+                    continue
+                raise PublishError(
+                    f"{root}: another publisher is writing here ({holder.split(' ', 1)[1]}); retry later or pass --wait SECONDS"
+                )
+        fs.pipe_file(path, token.encode())
+        if fs.cat_file(path).decode() == token:
+            break
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            if fs.cat_file(path).decode() == token:
+                fs.rm_file(path)
+
+
+def _publish_remote(
+    observations,
+    root: str,
+    products,
+    *,
+    forecast,
+    parameters,
+    input_files,
+    catalog,
+    wait,
+    progress,
+    since,
+    until,
+    storage_options,
+):
+    """Publish to an object store.
+
+    Object stores have no symlinks, so every publish writes each product as a complete new
+    version under ``<family>/_versions/<id>/<version>/`` (data first, consolidated metadata
+    last) and then switches ``products.json`` and the STAC items to it — each a single PUT,
+    atomic on S3. Readers who discover stores there (``weatherdata.open_product``, STAC)
+    always see a complete version; older versions are deleted after the switch, keeping one.
+    """
+    import fsspec
+
+    started = time.monotonic()
+    storage_options = storage_options or {}
+    fs, _ = fsspec.core.url_to_fs(root, **storage_options)
+    root = root.rstrip("/")
+    summary = PublishSummary(root=root)
+    derived = derive(
+        observations,
+        products,
+        forecast=forecast,
+        parameters=parameters,
+        catalog=catalog,
+        skip_missing=products is None,
+    )
+    derived = _select_time(derived, since, until)
+    provenance = {
+        "date_created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "weatherdata_inputs": json.dumps(file_checksums(input_files)) if input_files else "[]",
+        "history": f"{dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%SZ} weatherdata {__version__} publish",
+    }
+    with _remote_lock(fs, root, wait):
+        try:
+            current = {
+                p["id"]: p for p in json.loads(fs.cat_file(f"{root}/products.json"))["products"]
+            }
+        except FileNotFoundError:
+            current = {}
+        writes, plans = [], []
+        for product_id in derived.data_vars:
+            entry = catalog[product_id]
+            new = _product_dataset(derived, entry, provenance)
+            time_dim = _time_dimension(new[entry.id])
+            action = "create"
+            data = new
+            if product_id in current:
+                action = "replace"
+                old = xr.open_zarr(
+                    f"{root}/{current[product_id]['href']}",
+                    consolidated=True,
+                    zarr_format=3,
+                    chunks={},
+                    storage_options=storage_options,
+                )
+                if time_dim and time_dim in old.dims:
+                    overlap = np.intersect1d(old[time_dim].values, new[time_dim].values)
+                    if new[time_dim].values.min() > old[time_dim].values.max():
+                        action = "append"
+                    keep = old[[entry.id]].drop_sel({time_dim: overlap})
+                    data = xr.concat(
+                        [keep, new],
+                        dim=time_dim,
+                        data_vars="all",
+                        coords="minimal",
+                        compat="override",
+                        join="outer",
+                    ).sortby(time_dim)
+                    data.attrs = new.attrs
+                    data[entry.id].attrs = new[entry.id].attrs
+            version = f"v{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:6]}"
+            href = f"{entry.family}/_versions/{entry.id}/{version}"
+            encoding = _encoding(data, entry)
+            data = data.chunk(
+                {
+                    d: c
+                    for d, c in zip(data[entry.id].dims, encoding[entry.id]["chunks"], strict=True)
+                }
+            )
+            for variable in data.variables.values():
+                variable.encoding = {}
+            writes.append(
+                data.to_zarr(
+                    f"{root}/{href}",
+                    mode="w-",
+                    encoding=encoding,
+                    consolidated=True,
+                    zarr_format=3,
+                    compute=False,
+                    storage_options=storage_options,
+                )
+            )
+            plans.append((entry, action, href, time_dim))
+        with (
+            warnings.catch_warnings(),
+            _TaskProgress(progress) if progress else contextlib.nullcontext(),
+        ):
+            warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
+            dask.compute(*writes)
+        stores = {}
+        for product_id, previous in current.items():
+            if product_id in catalog.products:
+                info = {k: previous.get(k) for k in ("bbox", "start", "end", "dimensions", "shape")}
+                stores[product_id] = (catalog[product_id], previous["href"], info)
+        for entry, action, href, time_dim in plans:
+            info = _describe_store(f"{root}/{href}", entry, storage_options)
+            stores[entry.id] = (entry, href, info)
+            size = sum(fs.du(f"{root}/{href}", total=False).values()) if hasattr(fs, "du") else 0
+            steps = info["shape"][info["dimensions"].index(time_dim)] if time_dim else 1
+            summary.stores.append(
+                StoreSummary(entry.id, entry.family, f"{root}/{href}", steps, int(size), action)
+            )
+        documents = build_stac(stores)
+        for relative in sorted(
+            documents,
+            key=lambda r: (
+                r in ("catalog.json", "products.json"),
+                r == "products.json",
+                -r.count("/"),
+            ),
+        ):
+            text = json.dumps(documents[relative], indent=1, ensure_ascii=False).encode()
+            _retry(
+                lambda relative=relative, text=text: fs.pipe_file(f"{root}/{relative}", text),
+                what=f"writing {relative}",
+            )
+        # Garbage: versions no longer listed, except the one each store just replaced.
+        for entry, _action, href, _ in plans:
+            directory = f"{root}/{entry.family}/_versions/{entry.id}"
+            keep = {href.rsplit("/", 1)[-1]}
+            if entry.id in current:
+                keep.add(current[entry.id]["href"].rsplit("/", 1)[-1])
+            for path in fs.ls(directory, detail=False):
+                if path.rstrip("/").rsplit("/", 1)[-1] not in keep:
+                    with contextlib.suppress(FileNotFoundError):
+                        fs.rm(path, recursive=True)
+    summary.seconds = time.monotonic() - started
+    return summary

@@ -266,6 +266,11 @@ def daily(
     if day not in DAY_DEFINITIONS:
         raise ValueError(f"unknown day definition {day!r}; choose from {sorted(DAY_DEFINITIONS)}")
     dim = "time"
+    if dim not in data.dims:
+        raise InputError(
+            f"{data.name or 'input'}: daily aggregation needs an observation `time` axis "
+            f"(found {', '.join(map(str, data.dims))}); daily products are not defined on forecast runs"
+        )
     data = regularize_time(data, dim)
     step = time_step(data, dim)
     per_day = pd.Timedelta("1D") / step

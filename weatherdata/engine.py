@@ -23,7 +23,7 @@ from .errors import CatalogError, InputError, UnitsError
 from .units import convert_dataarray, ensure_registry, parse_units
 from .variables import canonical_variables
 
-__all__ = ["derive", "missing_inputs", "product_attributes"]
+__all__ = ["derive", "derive_arrays", "missing_inputs", "product_attributes"]
 
 #: How often each recipe was called in this process (tests check sharing with it).
 recipe_calls: Counter = Counter()
@@ -165,6 +165,7 @@ def derive(
     parameters: Mapping[str, Mapping[str, Any]] | None = None,
     catalog: Catalog | None = None,
     skip_missing: bool = False,
+    _as_arrays: bool = False,
 ) -> xr.Dataset:
     """Derive products from canonical inputs, lazily.
 
@@ -248,7 +249,24 @@ def derive(
         recipe_calls[pid] += 1
         computed[pid] = _finish(entry, function(**arguments, **values), catalog)
 
-    out = xr.Dataset({pid: computed[pid] for pid in requested})
-    out.attrs["Conventions"] = "CF-1.10"
-    out.attrs["weatherdata_version"] = __version__
+    arrays = {pid: computed[pid] for pid in requested}
+    if _as_arrays:
+        return arrays
+    # Products on different daily axes (another day definition) would be padded with
+    # missing values by alignment: refuse rather than silently pad.
+    try:
+        out = xr.Dataset(
+            arrays, attrs={"Conventions": "CF-1.10", "weatherdata_version": __version__}
+        )
+        xr.align(*arrays.values(), join="exact")
+    except ValueError as exc:
+        raise InputError(
+            f"the requested products do not share their time axes ({exc}); derive them in separate "
+            "calls or use derive_arrays()"
+        ) from None
     return out
+
+
+def derive_arrays(observations, products=None, **keywords) -> dict[str, xr.DataArray]:
+    """Like :func:`derive`, but a dict of DataArrays: products keep their own axes."""
+    return derive(observations, products, _as_arrays=True, **keywords)

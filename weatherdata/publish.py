@@ -45,7 +45,7 @@ from zarr.codecs import BloscCodec
 
 from ._version import __version__
 from .catalog import Catalog, ProductEntry, shipped_catalog
-from .engine import derive
+from .engine import derive_arrays
 from .errors import PublishError
 
 # We publish zarr-python's consolidated metadata for v3 deliberately (one metadata
@@ -293,7 +293,9 @@ def _time_dimension(variable: xr.DataArray) -> str | None:
     return next((d for d in variable.dims if d in TIME_DIMENSIONS), None)
 
 
-def _product_dataset(derived: xr.Dataset, entry: ProductEntry, provenance: dict) -> xr.Dataset:
+def _product_dataset(
+    derived: dict[str, xr.DataArray], entry: ProductEntry, provenance: dict
+) -> xr.Dataset:
     variable = derived[entry.id]
     data = variable.to_dataset()
     data = data.drop_vars([c for c in data.coords if c not in variable.coords])
@@ -343,17 +345,18 @@ def _plan_store(root: Path, entry: ProductEntry, new: xr.Dataset):
     return "replace", target, merged, time_dim
 
 
-def _select_time(derived: xr.Dataset, since, until) -> xr.Dataset:
+def _select_time(derived: dict[str, xr.DataArray], since, until) -> dict[str, xr.DataArray]:
     if since is None and until is None:
         return derived
-    selection = {}
-    for dim in TIME_DIMENSIONS:
-        if dim in derived.dims:
-            selection[dim] = slice(
-                np.datetime64(since) if since is not None else None,
-                np.datetime64(until) if until is not None else None,
-            )
-    return derived.sel(selection)
+    window = slice(
+        np.datetime64(since) if since is not None else None,
+        np.datetime64(until) if until is not None else None,
+    )
+    out = {}
+    for name, variable in derived.items():
+        selection = {dim: window for dim in TIME_DIMENSIONS if dim in variable.dims}
+        out[name] = variable.sel(selection)
+    return out
 
 
 class _TaskProgress(dask.callbacks.Callback):
@@ -439,7 +442,7 @@ def publish(
         )
     root = Path(root)
     summary = PublishSummary(root=str(root))
-    derived = derive(
+    derived = derive_arrays(
         observations,
         products,
         forecast=forecast,
@@ -447,6 +450,7 @@ def publish(
         catalog=catalog,
         skip_missing=products is None,
     )
+    derived = _select_time(derived, since, until)
     provenance = {
         "date_created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "weatherdata_inputs": json.dumps(file_checksums(input_files)) if input_files else "[]",
@@ -454,7 +458,7 @@ def publish(
     }
     with publisher_lock(root, wait=wait):
         writes, plans = [], []
-        ids = list(derived.data_vars)
+        ids = list(derived)
         for index, product_id in enumerate(ids):
             entry = catalog[product_id]
             _clean_stale(root, entry)
@@ -871,7 +875,7 @@ def _publish_remote(
     fs, _ = fsspec.core.url_to_fs(root, **storage_options)
     root = root.rstrip("/")
     summary = PublishSummary(root=root)
-    derived = derive(
+    derived = derive_arrays(
         observations,
         products,
         forecast=forecast,
@@ -893,7 +897,7 @@ def _publish_remote(
         except FileNotFoundError:
             current = {}
         writes, plans = [], []
-        for product_id in derived.data_vars:
+        for product_id in derived:
             entry = catalog[product_id]
             new = _product_dataset(derived, entry, provenance)
             time_dim = _time_dimension(new[entry.id])

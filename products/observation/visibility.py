@@ -27,7 +27,9 @@ def fog_grade(visibility, relative_humidity, upper_bounds, minimum_relative_humi
     浓雾, matching the "< 500 m" of the fog warning signal.
     """
     grade = class_by_upper_bounds(visibility, upper_bounds, units="m")
-    humid = convert_dataarray(relative_humidity, "percent") >= minimum_relative_humidity.m_as("percent")
+    humid = convert_dataarray(relative_humidity, "percent") >= minimum_relative_humidity.m_as(
+        "percent"
+    )
     out = grade.where(humid, 0.0).where(grade.notnull() & relative_humidity.notnull())
     return with_units(out, "1")
 
@@ -40,6 +42,8 @@ def haze_grade(visibility, relative_humidity, upper_bounds, maximum_relative_hum
     (including RH at or above the threshold).
     """
     grade = class_by_upper_bounds(visibility, upper_bounds, units="m")
-    dry = convert_dataarray(relative_humidity, "percent") < maximum_relative_humidity.m_as("percent")
+    dry = convert_dataarray(relative_humidity, "percent") < maximum_relative_humidity.m_as(
+        "percent"
+    )
     out = grade.where(dry, 0.0).where(grade.notnull() & relative_humidity.notnull())
     return with_units(out, "1")

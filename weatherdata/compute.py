@@ -233,7 +233,11 @@ def difference_over(data: xr.DataArray, lag, *, dim: str | None = None) -> xr.Da
         raise InputError(
             f"{data.name or 'input'}: a {to_timedelta(lag)} lag is not a whole number of {step} steps"
         )
-    out = data - data.shift({dim: round(count)})
+    count = round(count)
+    if count >= data.sizes[dim]:
+        out = xr.full_like(data, np.nan)
+    else:
+        out = data - data.shift({dim: count})
     return with_units(out, _difference_units(data.attrs.get("units", "1")))
 
 

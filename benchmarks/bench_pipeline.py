@@ -32,7 +32,7 @@ import weatherdata
 from weatherdata.catalog import shipped_catalog
 from weatherdata.demo import write_demo
 from weatherdata.engine import derive_arrays
-from weatherdata.publish import publish
+from weatherdata.publication import publish
 
 
 def timed(function, *args, **kwargs):

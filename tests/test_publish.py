@@ -18,7 +18,7 @@ import xarray as xr
 
 from tests.helpers import grid_dataset
 from weatherdata.errors import PublishError
-from weatherdata.publish import chunk_layout, open_published, publish, publisher_lock
+from weatherdata.publication import chunk_layout, open_published, publish, publisher_lock
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTS = ["temperature_2m", "precipitation_accumulation_1h", "wind_speed_10m"]
@@ -179,7 +179,7 @@ KILL_SCRIPT = textwrap.dedent(
     import sys
     sys.path.insert(0, {root!r})
     from tests.test_publish import inputs, PRODUCTS
-    from weatherdata.publish import publish
+    from weatherdata.publication import publish
     data = inputs(96, temperature=310.0).isel(time=slice(24, 96))
     print("ready", flush=True)
     publish(data, sys.argv[1], PRODUCTS)
@@ -286,7 +286,7 @@ def test_since_publishes_only_new_times_with_full_windows(tmp_path):
 
 
 def test_status_reports_latest_complete_time(tmp_path):
-    from weatherdata.publish import status
+    from weatherdata.publication import status
 
     data = inputs(30)
     data["air_temperature_2m"] = data["air_temperature_2m"].where(data.time < data.time[-3])

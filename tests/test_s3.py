@@ -15,7 +15,7 @@ import xarray as xr
 import weatherdata
 from tests.test_publish import PRODUCTS, inputs
 from weatherdata.errors import PublishError
-from weatherdata.publish import publish
+from weatherdata.publication import publish
 
 
 def _free_port():

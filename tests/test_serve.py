@@ -14,7 +14,7 @@ import requests
 import xarray as xr
 
 from tests.test_publish import PRODUCTS, inputs
-from weatherdata.publish import open_published, publish
+from weatherdata.publication import open_published, publish
 
 
 def _free_port() -> int:

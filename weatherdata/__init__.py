@@ -22,6 +22,7 @@ __all__ = [
     "open_forecast",
     "open_observations",
     "open_product",
+    "publish",
 ]
 
 
@@ -40,8 +41,8 @@ def __getattr__(name):
         from . import demo
 
         return demo.write_demo
-    if name in ("publish",):
-        from . import publish
+    if name in ("publish", "status"):
+        from . import publication
 
-        return publish.publish
+        return getattr(publication, name)
     raise AttributeError(f"module 'weatherdata' has no attribute {name!r}")

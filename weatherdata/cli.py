@@ -222,7 +222,7 @@ def publish(
 
     from . import ingest
     from .catalog import shipped_catalog
-    from .publish import publish as publish_products
+    from .publication import publish as publish_products
 
     catalog = shipped_catalog()
     selected = [p.strip() for p in products.split(",") if p.strip()] if products else None
@@ -288,6 +288,37 @@ def publish(
 
 
 @app.command()
+def verify(
+    inputs: Annotated[
+        list[str],
+        typer.Argument(help="Observation and forecast inputs (files, globs, directories)"),
+    ],
+    products: Annotated[
+        str | None, typer.Option(help="Comma-separated warning-signal ids (default: all signals)")
+    ] = None,
+    csv: Annotated[Path | None, typer.Option(help="Also write the table as CSV")] = None,
+):
+    """POD, FAR and CSI of each warning signal and level against the observed events."""
+    from . import ingest
+    from .verification import signal_verification
+
+    observations, forecast = ingest.open_inputs(inputs)
+    if observations is None:
+        raise WeatherdataError("verification needs observations among the inputs")
+    selected = [p.strip() for p in products.split(",") if p.strip()] if products else None
+    with console.status("verifying warning signals against observed events"):
+        table = signal_verification(observations, forecast, products=selected)
+    if csv is not None:
+        table.to_csv(csv, index=False)
+    view = Table(title="Warning-signal verification (hits, misses, false alarms; POD, FAR, CSI)")
+    for column in table.columns:
+        view.add_column(str(column))
+    for row in table.itertuples(index=False):
+        view.add_row(*[f"{v:.2f}" if isinstance(v, float) else str(v) for v in row])
+    console.print(view)
+
+
+@app.command()
 def status(
     root: Annotated[Path, typer.Argument(help="Publication root")],
     stale_after: Annotated[
@@ -301,7 +332,7 @@ def status(
     import numpy as np
 
     from .compute import to_timedelta
-    from .publish import status as product_status
+    from .publication import status as product_status
 
     if not root.is_dir():
         raise WeatherdataError(f"{root}: not a directory")

@@ -125,6 +125,31 @@ def _resolve_parameters(entry: ProductEntry, overrides: Mapping[str, Any] | None
     return values
 
 
+_KEPT_COORDINATES = {
+    "latitude",
+    "longitude",
+    "crs",
+    "x",
+    "y",
+    "valid_time",
+    "forecast_reference_time",
+}
+
+
+def _keep_coordinate(result: xr.DataArray, name: str) -> bool:
+    """Dimension coordinates, geolocation, forecast times and labels of one dimension
+    (e.g. district names) belong to a product; anything else a library left behind
+    (e.g. distribution-fit diagnostics) does not."""
+    coordinate = result.coords[name]
+    if name in result.dims or name in _KEPT_COORDINATES:
+        return True
+    return (
+        coordinate.ndim == 1
+        and coordinate.dims[0] in result.dims
+        and coordinate.dims[0] not in ("latitude", "longitude", "x", "y")
+    )
+
+
 def _finish(entry: ProductEntry, result, catalog: Catalog) -> xr.DataArray | xr.Dataset:
     if entry.family == "intermediate":
         if not isinstance(result, xr.Dataset | xr.DataArray):
@@ -152,6 +177,9 @@ def _finish(entry: ProductEntry, result, catalog: Catalog) -> xr.DataArray | xr.
         allowed = [c.value for c in entry.categories]
         result = result.where(result.isin(allowed))
     result = result.astype(np.float32)
+    result = result.drop_vars(
+        [name for name in result.coords if not _keep_coordinate(result, name)]
+    )
     result.attrs = product_attributes(entry, catalog)
     result.name = entry.id
     return result

@@ -25,7 +25,6 @@ from pathlib import Path
 
 import dask
 import numpy as np
-import xarray as xr
 import zarr
 
 import weatherdata

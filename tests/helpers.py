@@ -77,3 +77,46 @@ def derive_one(
     if any(hasattr(v.data, "dask") for v in dataset.data_vars.values()):
         assert hasattr(out.data, "dask"), f"{product_id} computed eagerly"
     return out.compute()
+
+
+SECTIONS = {
+    "observation_basic": "Observation: basic analyses",
+    "observation_surface": "Observation: surface analyses, windows and grades",
+    "observation_radar_upper_air": "Observation: radar and upper air",
+    "forecast_convective": "Forecast & warning: convective diagnostics",
+    "forecast_grids": "Forecast & warning: synoptic diagnostics, nowcasts, forecast grids",
+    "warning_signals": "Forecast & warning: warning signals",
+    "service_public": "Service: thermal comfort and public indices",
+    "service_sector": "Service: fire, agriculture, energy, transport, climate",
+}
+
+
+def catalog_section(name: str) -> dict:
+    """One titled section of catalog.yaml, as ``{"products": [...], "intermediates": [...]}``.
+
+    Sections are the ``# <title>`` comment blocks between product entries; an intermediate
+    belongs to the first section whose products use it.
+    """
+    import re
+
+    import yaml
+
+    from weatherdata.catalog import default_catalog_path
+
+    text = default_catalog_path().read_text(encoding="utf-8")
+    raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    order, current = {}, None
+    titles = {title: key for key, title in SECTIONS.items()}
+    for line in text.split("\n"):
+        if line.startswith("# ") and line[2:] in titles:
+            current = titles[line[2:]]
+        match = re.match(r"^- id: ([a-z0-9_]+)$", line)
+        if match and current:
+            order[match.group(1)] = current
+    products = [e for e in raw["products"] if order.get(e["id"]) == name]
+    used_first: dict[str, str] = {}
+    for entry in raw["products"]:
+        for reference in entry["inputs"].values():
+            used_first.setdefault(reference.split(".")[0], order.get(entry["id"]))
+    intermediates = [e for e in raw["intermediates"] if used_first.get(e["id"]) == name]
+    return {"products": products, "intermediates": intermediates, "references": raw["references"]}

@@ -101,9 +101,12 @@ def test_wheel_runs_in_a_clean_environment(wheel, tmp_path):
     )
     script.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
-    run = lambda *args: subprocess.run(
-        [str(script), *args], capture_output=True, text=True, cwd=tmp_path, env=env
-    )  # noqa: E731
+
+    def run(*args):
+        return subprocess.run(
+            [str(script), *args], capture_output=True, text=True, cwd=tmp_path, env=env
+        )
+
     version = run("--version")
     assert version.returncode == 0, version.stderr
     assert "weatherdata" in version.stdout

@@ -370,25 +370,6 @@ def _format_validation_error(path, exc: ValidationError, raw) -> str:
     )
 
 
-def _merge_fragments(path: Path, raw: dict) -> dict:
-    """TEMPORARY (development): merge ``catalog.d/*.yaml`` fragments into the registry.
-
-    Family work proceeds in parallel in fragments; they are folded into catalog.yaml
-    (the single registry) and this hook is removed before release.
-    """
-    fragments = (
-        sorted((path.parent / "catalog.d").glob("*.yaml"))
-        if path.parent.joinpath("catalog.d").is_dir()
-        else []
-    )
-    for fragment in fragments:
-        part = yaml.load(fragment.read_text(encoding="utf-8"), Loader=_LOADER) or {}
-        raw.setdefault("references", {}).update(part.get("references", {}))
-        raw["intermediates"] = [*(raw.get("intermediates") or []), *part.get("intermediates", [])]
-        raw["products"] = [*(raw.get("products") or []), *part.get("products", [])]
-    return raw
-
-
 def load_catalog(path: str | Path | None = None) -> Catalog:
     """Load and validate a catalog file (the shipped one by default)."""
     path = Path(path) if path is not None else default_catalog_path()
@@ -404,7 +385,6 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
         ) from None
     if not isinstance(raw, dict):
         raise CatalogError(f"{path}: expected a mapping with `version` and `products`")
-    raw = _merge_fragments(path, raw)
     try:
         data = _CatalogFile.model_validate(raw)
     except ValidationError as exc:

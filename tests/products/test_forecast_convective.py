@@ -20,17 +20,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-import yaml
 from metpy.calc.tools import get_layer
 from metpy.units import units
 from weatherdata.products.forecast_warning import _parcel
 from weatherdata.products.forecast_warning.convective import _ship
 
 import weatherdata
-from tests.helpers import derive_one, grid_dataset
+from tests.helpers import catalog_section, derive_one, grid_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
-FRAGMENT = ROOT / "catalog.d" / "forecast_convective.yaml"
 SOUNDINGS = ROOT / "tests" / "data" / "soundings"
 STANDARD_LEVELS = np.array(
     [
@@ -347,7 +345,7 @@ def small_grid():
 
 
 def test_fragment_declares_the_32_products_of_rows_82_to_113():
-    fragment = yaml.safe_load(FRAGMENT.read_text(encoding="utf-8"))
+    fragment = catalog_section("forecast_convective")
     ids = [entry["id"] for entry in fragment["products"]]
     assert len(ids) == 32 and len(set(ids)) == 32
     assert {entry["family"] for entry in fragment["products"]} == {"forecast_warning"}

@@ -17,23 +17,21 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-import yaml
 from metpy.units import units
 from scipy.ndimage import gaussian_filter, shift
 
 import weatherdata
-from tests.helpers import derive_one, grid_dataset
+from tests.helpers import catalog_section, derive_one, grid_dataset
 from weatherdata.variables import canonical_variables
 
 ROOT = Path(__file__).resolve().parents[2]
-FRAGMENT = ROOT / "catalog.d" / "forecast_grids.yaml"
 EARTH_RADIUS = 6378137.0  # the WGS84 radius MetPy's latlon geodesy uses
 R_D = 287.04749097718457
 LEVELS = [1000.0, 925.0, 850.0, 700.0, 500.0, 300.0, 200.0]
 
 
 def test_fragment_declares_30_products_and_the_two_intermediates():
-    fragment = yaml.safe_load(FRAGMENT.read_text(encoding="utf-8"))
+    fragment = catalog_section("forecast_grids")
     products = [entry["id"] for entry in fragment["products"]]
     assert len(products) == 30 and len(set(products)) == 30
     assert {entry["id"] for entry in fragment["intermediates"]} == {
@@ -958,7 +956,7 @@ DEMO_RANGES = {
 
 @pytest.mark.slow
 def test_every_product_computes_plausibly_on_the_demo(demo_directory):
-    fragment = yaml.safe_load(FRAGMENT.read_text(encoding="utf-8"))
+    fragment = catalog_section("forecast_grids")
     ids = [entry["id"] for entry in fragment["products"]]
     assert set(ids) == set(DEMO_RANGES)
     from weatherdata.ingest import open_inputs

@@ -18,17 +18,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-import yaml
 from metpy.units import units
 from weatherdata.products.observation import _column_kernels as kernels
 from weatherdata.products.observation.hail import probability_of_severe_hail
 from weatherdata.products.observation.upper_air import precipitable_water_from_dewpoint
 
-from tests.helpers import derive_one, grid_dataset
+from tests.helpers import catalog_section, derive_one, grid_dataset
 from weatherdata.units import parse_quantity
 
 ROOT = Path(__file__).resolve().parents[2]
-FRAGMENT = ROOT / "catalog.d" / "observation_radar_upper_air.yaml"
 SOUNDINGS = ROOT / "tests" / "data" / "soundings"
 
 LEVELS = [
@@ -52,7 +50,7 @@ NO_ECHO = -32.0
 
 
 def test_fragment_declares_the_36_products_of_rows_46_to_81():
-    fragment = yaml.safe_load(FRAGMENT.read_text(encoding="utf-8"))
+    fragment = catalog_section("observation_radar_upper_air")
     ids = [entry["id"] for entry in fragment["products"]]
     assert len(ids) == 36 and len(set(ids)) == 36
     assert [entry["id"] for entry in fragment["intermediates"]] == ["minus_10c_level_height"]

@@ -5,22 +5,17 @@ series, official grade tables tested at and around every boundary, and hand-comp
 cases. Every test goes through the engine (``derive_one``), which also checks laziness.
 """
 
-from pathlib import Path
-
 import dask.array as dask_array
 import metpy.calc as mpcalc
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-import yaml
 from metpy.units import units
 from weatherdata.products.observation.humidity import normand_wet_bulb_temperature
 
-from tests.helpers import derive_one, grid_dataset
+from tests.helpers import catalog_section, derive_one, grid_dataset
 from weatherdata.errors import InputError
-
-FRAGMENT = Path(__file__).resolve().parents[2] / "catalog.d" / "observation_surface.yaml"
 
 AGREED_IDS = {
     "maximum_temperature_24h",
@@ -48,7 +43,7 @@ AGREED_IDS = {
 
 
 def test_fragment_has_exactly_38_observation_products_including_the_agreed_ids():
-    products = yaml.safe_load(FRAGMENT.read_text(encoding="utf-8"))["products"]
+    products = catalog_section("observation_surface")["products"]
     observation = [p["id"] for p in products if p["family"] == "observation"]
     assert len(observation) == 38
     assert len(set(observation)) == 38

@@ -11,8 +11,6 @@ reference tests go through the engine on lazy inputs.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import dask.array as dask_array
 import metpy.calc as mpcalc
 import numpy as np
@@ -20,7 +18,6 @@ import pandas as pd
 import pytest
 import thermofeel
 import xarray as xr
-import yaml
 from metpy.units import units
 from weatherdata.products.service import (
     atmospheric_dispersion,
@@ -30,11 +27,10 @@ from weatherdata.products.service import (
     thermal_comfort,
 )
 
-from tests.helpers import derive_one, grid_dataset
+from tests.helpers import catalog_section, derive_one, grid_dataset
 from weatherdata.compute import quantity
 from weatherdata.variables import canonical_variables
 
-FRAGMENT = Path(__file__).resolve().parents[2] / "catalog.d" / "service_public.yaml"
 SIGMA = 5.670374419e-8
 
 
@@ -100,7 +96,7 @@ def values(result: xr.DataArray, day: int | None = None) -> np.ndarray:
 
 
 def test_fragment_declares_the_33_products_of_rows_163_to_195():
-    fragment = yaml.safe_load(FRAGMENT.read_text(encoding="utf-8"))
+    fragment = catalog_section("service_public")
     ids = [entry["id"] for entry in fragment["products"]]
     assert len(ids) == 33 and len(set(ids)) == 33
     assert fragment["intermediates"] == []

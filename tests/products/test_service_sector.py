@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from pathlib import Path
 
 import dask.array as dask_array
 import metpy.calc as mpcalc
@@ -22,17 +21,15 @@ import pandas as pd
 import pytest
 import scipy.stats
 import xarray as xr
-import yaml
 from metpy.units import units
 from weatherdata.products.service import _sector
 
 import weatherdata
-from tests.helpers import derive_one
+from tests.helpers import catalog_section, derive_one
 from weatherdata.errors import InputError
 from weatherdata.units import import_xclim
 from weatherdata.variables import canonical_variables
 
-FRAGMENT = Path(__file__).resolve().parents[2] / "catalog.d" / "service_sector.yaml"
 AGREED_IDS = {"forest_fire_weather_grade", "meteorological_drought_composite_index"}
 
 # An hourly record of six UTC days. Its complete Beijing 20–20 days are labelled
@@ -152,7 +149,7 @@ def by_day(values):
 
 
 def test_fragment_has_exactly_48_service_products_including_the_agreed_ids():
-    products = yaml.safe_load(FRAGMENT.read_text(encoding="utf-8"))["products"]
+    products = catalog_section("service_sector")["products"]
     service = [p["id"] for p in products if p["family"] == "service"]
     assert len(service) == 48
     assert len(set(service)) == 48

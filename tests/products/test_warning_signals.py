@@ -7,24 +7,20 @@ Rules are tested on the recipes with constructed DataArrays (observation fields 
 own parameter values, and through the engine on constructed observations and forecast runs.
 """
 
-from pathlib import Path
-
 import dask.array as dask_array
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-import yaml
 from weatherdata.products.forecast_warning import districts
 from weatherdata.products.forecast_warning import signals as rules
 
-from tests.helpers import derive_one, grid_dataset
+from tests.helpers import catalog_section, derive_one, grid_dataset
 from weatherdata.catalog import parameter_value, shipped_catalog
 from weatherdata.variables import canonical_variables
 from weatherdata.verification import observed_events, signal_verification, verify_signals
 
-FRAGMENT = Path(shipped_catalog().path).parent / "catalog.d" / "warning_signals.yaml"
-ENTRIES = {e["id"]: e for e in yaml.safe_load(FRAGMENT.read_text(encoding="utf-8"))["products"]}
+ENTRIES = {e["id"]: e for e in catalog_section("warning_signals")["products"]}
 START = "2027-01-20T00:00"
 NAN = np.nan
 

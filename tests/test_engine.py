@@ -142,3 +142,11 @@ def test_unknown_product_is_an_error():
     ds = grid_dataset({"precipitation_amount": 1.0}, times=2)
     with pytest.raises(CatalogError, match="unknown product id 'rainfall'"):
         weatherdata.derive(ds, ["rainfall"])
+
+
+def test_window_products_record_the_input_time_step(tmp_path):
+    catalog = _catalog(tmp_path)
+    for step, expected in (("10min", "10 minute"), ("1h", "1 hour"), ("3h", "3 hour")):
+        ds = grid_dataset({"precipitation_amount": 1.0}, times=12, step=step)
+        out = weatherdata.derive(ds, ["wet"], catalog=catalog)["wet"]
+        assert out.attrs["weatherdata_input_time_step"] == expected

@@ -150,6 +150,19 @@ def _keep_coordinate(result: xr.DataArray, name: str) -> bool:
     )
 
 
+def _input_time_step(observations) -> str | None:
+    """The observation time step, recorded on window products ("windows work for any step")."""
+    if observations is None or "time" not in observations.dims or observations.sizes["time"] < 2:
+        return None
+    steps = np.unique(np.diff(observations["time"].values))
+    if steps.size != 1:
+        return None
+    import pandas as pd
+
+    minutes = pd.Timedelta(steps[0]).total_seconds() / 60
+    return f"{minutes / 60:g} hour" if minutes % 60 == 0 else f"{minutes:g} minute"
+
+
 def _finish(entry: ProductEntry, result, catalog: Catalog) -> xr.DataArray | xr.Dataset:
     if entry.family == "intermediate":
         if not isinstance(result, xr.Dataset | xr.DataArray):
@@ -240,6 +253,7 @@ def derive(
                 f"missing input variable(s) {', '.join(names)}: cannot compute {', '.join(affected)}"
             )
     computed: dict[str, Any] = {}
+    step = _input_time_step(observations)
     checked: dict[tuple[str, str], xr.DataArray] = {}
 
     def fetch(reference: str):
@@ -276,6 +290,12 @@ def derive(
             )
         recipe_calls[pid] += 1
         computed[pid] = _finish(entry, function(**arguments, **values), catalog)
+        if (
+            step is not None
+            and entry.time.kind in ("rolling_window", "daily", "period")
+            and entry.family != "intermediate"
+        ):
+            computed[pid].attrs["weatherdata_input_time_step"] = step
 
     arrays = {pid: computed[pid] for pid in requested}
     if _as_arrays:

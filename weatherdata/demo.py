@@ -1762,7 +1762,7 @@ DEFAULT_STARTS = {"summer": "2026-07-25T00:00", "winter": "2027-01-20T00:00"}
 def write_demo(
     out_dir,
     *,
-    resolution: float = 0.1,
+    resolution: float = 0.2,
     days: int = 5,
     start: str | None = None,
     seed: int = 20260725,

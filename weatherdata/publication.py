@@ -299,6 +299,14 @@ def _product_dataset(
     variable = derived[entry.id]
     data = variable.to_dataset()
     data = data.drop_vars([c for c in data.coords if c not in variable.coords])
+    # Coordinates are small: load lazy ones (e.g. a forecast's reference time per
+    # observation time) so each becomes one chunk, read in one request.
+    lazy = {
+        name: coordinate.compute()
+        for name, coordinate in data.coords.items()
+        if coordinate.chunks is not None
+    }
+    data = data.assign_coords(lazy)
     data.attrs = {
         "Conventions": "CF-1.10",
         "title": f"{entry.name.en} ({entry.name.zh})",
@@ -312,6 +320,16 @@ def _product_dataset(
         **provenance,
     }
     return data
+
+
+def _chunk_like_encoding(data: xr.Dataset, entry: ProductEntry, encoding: dict) -> xr.Dataset:
+    """Dask chunks of the product equal to its Zarr chunks; coordinates stay in memory."""
+    variable = data[entry.id]
+    chunks = dict(zip(variable.dims, encoding[entry.id]["chunks"], strict=True))
+    data[entry.id] = variable.chunk(chunks)
+    return data.assign_coords(
+        {name: c.compute() for name, c in data.coords.items() if c.chunks is not None}
+    )
 
 
 def _plan_store(root: Path, entry: ProductEntry, new: xr.Dataset):
@@ -481,14 +499,7 @@ def publish(
                     compute=False,
                 )
             else:
-                data = data.chunk(
-                    {
-                        d: c
-                        for d, c in zip(
-                            data[entry.id].dims, encoding[entry.id]["chunks"], strict=True
-                        )
-                    }
-                )
+                data = _chunk_like_encoding(data, entry, encoding)
                 delayed = data.to_zarr(
                     target,
                     mode="w-",
@@ -930,12 +941,7 @@ def _publish_remote(
             version = f"v{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:6]}"
             href = f"{entry.family}/_versions/{entry.id}/{version}"
             encoding = _encoding(data, entry)
-            data = data.chunk(
-                {
-                    d: c
-                    for d, c in zip(data[entry.id].dims, encoding[entry.id]["chunks"], strict=True)
-                }
-            )
+            data = _chunk_like_encoding(data, entry, encoding)
             for variable in data.variables.values():
                 variable.encoding = {}
             writes.append(

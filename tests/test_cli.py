@@ -1,0 +1,64 @@
+"""The command line as users run it: one-line errors, exit codes, and the main job."""
+
+import subprocess
+import sys
+
+import pytest
+import xarray as xr
+
+
+def weatherdata(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "weatherdata", *args], capture_output=True, text=True, cwd=cwd
+    )
+
+
+def test_version_and_catalog():
+    assert weatherdata("--version").stdout.startswith("weatherdata ")
+    listing = weatherdata("catalog", "list", "--ids", "--family", "service")
+    assert listing.returncode == 0 and len(listing.stdout.split()) == 81
+    uses = weatherdata("catalog", "list", "--ids", "--uses", "radar_reflectivity")
+    assert (
+        "composite_reflectivity" in uses.stdout.split() and "heat_index" not in uses.stdout.split()
+    )
+    shown = weatherdata("catalog", "show", "heat_warning_signal")
+    assert shown.returncode == 0 and "canonical inputs" in shown.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["catalog", "show", "heat_signal"], "unknown product id 'heat_signal'"),
+        (["catalog", "list", "--family", "weather"], "unknown family 'weather'"),
+        (["publish", "/nonexistent/input"], "/nonexistent/input"),
+        (["publish", "x", "--set", "novalue"], "expected PRODUCT.PARAMETER=VALUE"),
+        (["status", "/nonexistent"], "not a directory"),
+        (["publish", "x", "--since", "yesterday"], None),
+    ],
+)
+def test_user_errors_are_one_line_without_traceback(args, message):
+    result = weatherdata(*args)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    if message:
+        assert message in result.stderr
+
+
+def test_publish_demo_subset_on_a_local_dask_cluster(demo_directory, tmp_path):
+    root = tmp_path / "products"
+    result = weatherdata(
+        "publish",
+        str(demo_directory),
+        "--root",
+        str(root),
+        "--products",
+        "temperature_2m,heat_index",
+        "--workers",
+        "2",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "published 2 products" in result.stdout
+    heat = xr.open_zarr(root / "service" / "heat_index.zarr", consolidated=True, zarr_format=3)
+    assert heat.sizes["time"] == 120
+    status = weatherdata("status", str(root))
+    assert status.returncode == 0 and "heat_index" in status.stdout

@@ -233,6 +233,7 @@ def publish(
         selected = [e.id for e in catalog.select(selected, family=family)]
     for pid in selected or []:
         catalog[pid]
+    settings = _parse_settings(set_)
     observations, forecast = ingest.open_inputs(inputs)
     files = ingest.input_files(inputs) if hasattr(ingest, "input_files") else []
     started = time.monotonic()
@@ -260,7 +261,7 @@ def publish(
             root,
             selected,
             forecast=forecast,
-            parameters=_parse_settings(set_),
+            parameters=settings,
             input_files=files,
             wait=wait,
             progress=progress,

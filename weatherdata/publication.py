@@ -325,6 +325,27 @@ def _product_dataset(
     return data
 
 
+def _derive_for_publication(
+    observations, products, forecast, parameters, catalog, since, until, input_files
+):
+    """The products to write (each on its own axes, cut to the time range) and provenance."""
+    derived = derive_arrays(
+        observations,
+        products,
+        forecast=forecast,
+        parameters=parameters,
+        catalog=catalog,
+        skip_missing=products is None,
+    )
+    now = dt.datetime.now(dt.UTC)
+    provenance = {
+        "date_created": now.isoformat(timespec="seconds"),
+        "weatherdata_inputs": json.dumps(file_checksums(input_files)) if input_files else "[]",
+        "history": f"{now:%Y-%m-%dT%H:%M:%SZ} weatherdata {__version__} publish",
+    }
+    return _select_time(derived, since, until), provenance
+
+
 def _chunk_like_encoding(data: xr.Dataset, entry: ProductEntry, encoding: dict) -> xr.Dataset:
     """Dask chunks of the product equal to its Zarr chunks; coordinates stay in memory."""
     variable = data[entry.id]
@@ -463,20 +484,9 @@ def publish(
         )
     root = Path(root)
     summary = PublishSummary(root=str(root))
-    derived = derive_arrays(
-        observations,
-        products,
-        forecast=forecast,
-        parameters=parameters,
-        catalog=catalog,
-        skip_missing=products is None,
+    derived, provenance = _derive_for_publication(
+        observations, products, forecast, parameters, catalog, since, until, input_files
     )
-    derived = _select_time(derived, since, until)
-    provenance = {
-        "date_created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "weatherdata_inputs": json.dumps(file_checksums(input_files)) if input_files else "[]",
-        "history": f"{dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%SZ} weatherdata {__version__} publish",
-    }
     with publisher_lock(root, wait=wait):
         writes, plans = [], []
         ids = list(derived)
@@ -889,20 +899,9 @@ def _publish_remote(
     fs, _ = fsspec.core.url_to_fs(root, **storage_options)
     root = root.rstrip("/")
     summary = PublishSummary(root=root)
-    derived = derive_arrays(
-        observations,
-        products,
-        forecast=forecast,
-        parameters=parameters,
-        catalog=catalog,
-        skip_missing=products is None,
+    derived, provenance = _derive_for_publication(
+        observations, products, forecast, parameters, catalog, since, until, input_files
     )
-    derived = _select_time(derived, since, until)
-    provenance = {
-        "date_created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "weatherdata_inputs": json.dumps(file_checksums(input_files)) if input_files else "[]",
-        "history": f"{dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%SZ} weatherdata {__version__} publish",
-    }
     with _remote_lock(fs, root, wait):
         try:
             current = {

@@ -15,3 +15,26 @@ def demo_directory(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
     write_demo(out, resolution=0.5, days=5)
     return out
+
+
+@pytest.fixture(scope="session")
+def demo_inputs(demo_directory):
+    """``(observations, forecast)`` opened from the coarse demo."""
+    import weatherdata
+
+    return weatherdata.open_inputs(demo_directory)
+
+
+@pytest.fixture(scope="session")
+def published_demo(demo_inputs, tmp_path_factory):
+    """Every catalog product published from the coarse demo: ``(root, summary)``.
+
+    Shared by the end-to-end, export, notebook and remote-access tests (published once per
+    session). Treat it as read-only: tests that change a root publish their own.
+    """
+    from weatherdata.publication import publish
+
+    observations, forecast = demo_inputs
+    root = tmp_path_factory.mktemp("published")
+    summary = publish(observations, root, forecast=forecast)
+    return root, summary

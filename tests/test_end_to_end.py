@@ -12,22 +12,13 @@ import xarray as xr
 
 import weatherdata
 from weatherdata.catalog import shipped_catalog
-from weatherdata.publication import publish
 
 CATALOG = shipped_catalog()
 
 
 @pytest.fixture(scope="module")
-def inputs(demo_directory):
-    return weatherdata.open_inputs(demo_directory)
-
-
-@pytest.fixture(scope="module")
-def published(inputs, tmp_path_factory):
-    observations, forecast = inputs
-    root = tmp_path_factory.mktemp("published")
-    summary = publish(observations, root, forecast=forecast)
-    return root, summary
+def published(published_demo):
+    return published_demo
 
 
 def test_every_catalog_product_is_published_from_the_demo(published):

@@ -404,6 +404,162 @@ def serve(
     run(root, host=host, port=port, token=token, cors_origins=cors_origin, access_log=access_log)
 
 
+# -- export ----------------------------------------------------------------------
+
+
+def _parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
+    if text is None:
+        return None
+    try:
+        west, south, east, north = (float(part) for part in text.split(","))
+    except ValueError:
+        raise WeatherdataError(
+            f"--bbox {text!r}: expected WEST,SOUTH,EAST,NORTH in degrees, e.g. 112.9,22.5,114.1,23.9"
+        ) from None
+    if not (west < east and south < north and -90 <= south and north <= 90):
+        raise WeatherdataError(f"--bbox {text!r}: need WEST < EAST and -90 <= SOUTH < NORTH <= 90")
+    return west, south, east, north
+
+
+@app.command()
+def export(
+    products: Annotated[
+        list[str] | None, typer.Argument(help="Product ids to export (or --all / --family)")
+    ] = None,
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format", "-f", help="netcdf, geotiff, csv, png, geojson or cap (see --list-formats)"
+        ),
+    ] = "netcdf",
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Output directory (or file, for one product)")
+    ] = Path("weatherdata-export"),
+    root: Annotated[
+        str | None,
+        typer.Option(help="Publication root to read (directory, http(s):// or s3:// URL)"),
+    ] = None,
+    input_: Annotated[
+        list[str] | None,
+        typer.Option("--input", help="Derive on the fly from these inputs instead of --root"),
+    ] = None,
+    time_: Annotated[
+        str | None, typer.Option("--time", help="T0 or T0/T1 (ISO, UTC); default: everything")
+    ] = None,
+    bbox: Annotated[str | None, typer.Option(help="WEST,SOUTH,EAST,NORTH in degrees")] = None,
+    district: Annotated[
+        str | None,
+        typer.Option(help="Cut to a Guangzhou district or Guangdong city (English or Chinese)"),
+    ] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every product published under --root")
+    ] = False,
+    family: Annotated[str | None, typer.Option(help="Only products of this family")] = None,
+    stations: Annotated[
+        Path | None,
+        typer.Option(help="CSV: station list (name,latitude,longitude); default: districts"),
+    ] = None,
+    interpolation: Annotated[
+        str, typer.Option(help="CSV at stations: nearest or bilinear")
+    ] = "nearest",
+    region: Annotated[
+        str, typer.Option(help="CSV/CAP districts: guangzhou_districts or guangdong_cities")
+    ] = "guangzhou_districts",
+    beijing_time: Annotated[
+        bool, typer.Option(help="CSV: add a Beijing time (UTC+8) column")
+    ] = False,
+    animate: Annotated[
+        str | None, typer.Option(help="PNG: also write an animation, gif or mp4")
+    ] = None,
+    language: Annotated[str, typer.Option(help="PNG labels: auto, en or zh")] = "auto",
+    sender: Annotated[str, typer.Option(help="CAP: the alerts' sender")] = "weatherdata@localhost",
+    list_formats: Annotated[
+        bool, typer.Option("--list-formats", help="List the export formats and exit")
+    ] = False,
+    endpoint_url: Annotated[
+        str | None,
+        typer.Option(envvar="AWS_ENDPOINT_URL", help="S3-compatible endpoint for s3:// roots"),
+    ] = None,
+):
+    """Export products as files: CF-NetCDF, GeoTIFF, CSV, PNG maps, GeoJSON, CAP."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .catalog import shipped_catalog
+    from .export import ExportOptions, available_formats, get_exporter
+    from .export import export as export_products
+
+    if list_formats:
+        table = Table(title="export formats")
+        for column in ("format", "suffix", "what"):
+            table.add_column(column)
+        for name, exporter in available_formats().items():
+            table.add_row(name, exporter.suffix, exporter.description)
+        console.print(table)
+        return
+    get_exporter(format)
+    catalog = shipped_catalog()
+    storage_options = {"client_kwargs": {"endpoint_url": endpoint_url}} if endpoint_url else None
+    selected = list(products or [])
+    if all_ or family:
+        if all_ and root is None:
+            raise WeatherdataError("--all exports what is published: give --root")
+        if root is not None:
+            from .access import list_products
+
+            published = [p["id"] for p in list_products(root, storage_options=storage_options)]
+        else:
+            published = list(catalog.products)
+        wanted = {e.id for e in catalog.select(None, family=family)} if family else None
+        selected += [pid for pid in published if wanted is None or pid in wanted]
+        if get_exporter(format).categorical_only:
+            selected = [pid for pid in selected if catalog[pid].categories]
+    selected = list(dict.fromkeys(selected))
+    for pid in selected:
+        catalog[pid]
+    options = ExportOptions(
+        stations=stations,
+        interpolation=interpolation,
+        region=region,
+        beijing_time=beijing_time,
+        animate=animate,
+        language=language,
+        sender=sender,
+    )
+    started = time.monotonic()
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(f"exporting {format}", total=len(selected))
+
+        def progress(product_id, done, total):
+            bar.update(task, completed=done, total=total, description=f"exported {product_id}")
+
+        files = export_products(
+            selected,
+            out,
+            format=format,
+            root=root,
+            inputs=input_,
+            time=time_,
+            bbox=_parse_bbox(bbox),
+            district=district,
+            options=options,
+            catalog=catalog,
+            storage_options=storage_options,
+            progress=progress,
+        )
+    size = sum(f.stat().st_size for f in files if f.exists())
+    console.print(
+        f"wrote {len(files)} {format} files ({size / 1e6:.2f} MB) for {len(selected)} products "
+        f"to {out} in {time.monotonic() - started:.1f} s"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning user errors into one-line messages."""
     try:

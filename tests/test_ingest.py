@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 
 import dask
+import dask.array
 import numpy as np
 import pandas as pd
 import pytest
@@ -225,9 +226,35 @@ def test_default_chunks(tmp_path):
     )
     ds.to_netcdf(tmp_path / "a.nc")
     out = open_observations(tmp_path / "a.nc")
-    assert out["air_temperature_2m"].chunks == ((24, 24, 12), (3,), (4,))
-    out = open_observations(tmp_path / "a.nc", chunks={"time": 60})
-    assert out["air_temperature_2m"].chunks[0] == (60,)
+    # small: one chunk along time; planes whole
+    assert out["air_temperature_2m"].chunks == ((60,), (3,), (4,))
+    out = open_observations(tmp_path / "a.nc", chunks={"time": 24})
+    assert out["air_temperature_2m"].chunks[0] == (24, 24, 12)
+
+
+def test_default_chunks_bound_the_chunk_bytes(monkeypatch):
+    import weatherdata.ingest as ingest
+
+    big = xr.Dataset(
+        {
+            "radar_reflectivity": (
+                ("time", "height", "latitude", "longitude"),
+                dask.array.zeros((500, 20, 100, 100), dtype="float32"),
+            ),
+            "air_temperature_2m": (
+                ("time", "latitude", "longitude"),
+                dask.array.zeros((500, 100, 100), dtype="float32"),
+            ),
+        }
+    )
+    # one step of the largest variable: 20 * 100 * 100 * 4 bytes = 800 kB
+    monkeypatch.setattr(ingest, "TARGET_CHUNK_BYTES", 30 * 800_000)
+    spec = ingest.default_chunks(big)
+    assert spec == {"time": 24, "height": -1, "latitude": -1, "longitude": -1}
+    monkeypatch.setattr(ingest, "TARGET_CHUNK_BYTES", 10 * 800_000)
+    assert ingest.default_chunks(big)["time"] == 10  # below a day: not rounded
+    monkeypatch.setattr(ingest, "TARGET_CHUNK_BYTES", 100)
+    assert ingest.default_chunks(big)["time"] == 1  # never zero
 
 
 # --------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ unit raises :class:`~weatherdata.errors.UnitsError`.
 
 from __future__ import annotations
 
+import copyreg
 import functools
 import importlib
 
@@ -82,6 +83,25 @@ def import_xclim(module: str = "xclim.indices"):
     imported = importlib.import_module(module)
     ensure_registry()
     return imported
+
+
+def _metpy_registry():
+    """The registry to unpickle into (restores it as pint's application registry)."""
+    ensure_registry()
+    return unit_registry
+
+
+def _reduce_registry(registry):
+    # A registry holds weak references and caches, so pickle cannot copy it. Dask
+    # distributed pickles recipes' closures by value (cloudpickle), registry included:
+    # send a reference to "MetPy's registry in the receiving process" instead.
+    if registry is unit_registry or registry is _METPY_REGISTRY:
+        return _metpy_registry, ()
+    raise TypeError("only MetPy's pint registry can be sent to Dask workers")
+
+
+copyreg.pickle(pint.ApplicationRegistry, _reduce_registry)
+copyreg.pickle(type(_METPY_REGISTRY), _reduce_registry)
 
 
 if "dBZ" not in unit_registry:

@@ -101,6 +101,9 @@ class Exporter:
     description: ClassVar[str] = ""
     #: Categorical products only (e.g. GeoJSON warning areas, CAP alerts).
     categorical_only: ClassVar[bool] = False
+    #: Products on a horizontal grid only (e.g. GeoTIFF): ``--all`` skips the others
+    #: (per-district tables, index series) instead of stopping at the first one.
+    gridded_only: ClassVar[bool] = False
     #: ``True`` when the format writes several files (e.g. one PNG per time step): the
     #: destination is then always a directory.
     many_files: ClassVar[bool] = False
@@ -125,12 +128,13 @@ def available_formats() -> dict[str, type[Exporter]]:
 
 
 def get_exporter(name: str) -> Exporter:
-    formats = available_formats()
+    # Load only the named plugin: a broken or missing other plugin must not stop this one.
+    formats = {point.name: point for point in entry_points(group="weatherdata.exporters")}
     if name not in formats:
         raise WeatherdataError(
-            f"--format {name!r}: unknown export format; choose from {', '.join(formats) or 'none installed'}"
+            f"--format {name!r}: unknown export format; choose from {', '.join(sorted(formats)) or 'none installed'}"
         )
-    return formats[name]()
+    return formats[name].load()()
 
 
 @contextlib.contextmanager
@@ -154,6 +158,11 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
             raise WeatherdataError(f"{path}: the exporter wrote nothing")
         with open(temporary, "rb") as written:
             os.fsync(written.fileno())
+        if temporary.is_file():
+            # mkstemp creates 0600; an exported file gets the usual permissions (umask).
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -335,6 +344,7 @@ def load_product(
         from ..access import open_product
 
         data = open_product(product_id, str(root), storage_options=storage_options)
+        source = data.encoding.get("source") or f"{root} (published {product_id})"
     else:
         from .. import ingest
         from ..engine import derive_arrays
@@ -343,9 +353,27 @@ def load_product(
         observations, forecast = ingest.open_inputs(list(inputs))
         derived = derive_arrays(observations, [product_id], forecast=forecast, catalog=catalog)
         data = _product_dataset(derived, entry, {"weatherdata_inputs": ", ".join(inputs)})
+        source = "derived on the fly from " + ", ".join(str(i) for i in inputs)
     if product_id not in data.data_vars:
         raise InputError(f"{product_id}: the store holds no variable {product_id!r}")
-    return _select(data, product_id, time, bbox, district)
+    data = _select(data, product_id, time, bbox, district)
+    # Provenance for the exporters (NetCDF history, GeoTIFF tags): what was read, how cut.
+    data.attrs["weatherdata_export_source"] = source
+    data.attrs["weatherdata_export_selection"] = _describe_selection(time, bbox, district)
+    return data
+
+
+def _describe_selection(time: tuple | None, bbox: Sequence[float] | None, district: str | None):
+    """One line: the ``--time``/``--bbox``/``--district`` cut, or ``everything published``."""
+    parts = []
+    if time is not None and any(bound is not None for bound in time):
+        start, stop = (f"{bound}Z" if bound is not None else "" for bound in time)
+        parts.append(f"time {start}" if start == stop else f"time {start}/{stop}")
+    if bbox is not None:
+        parts.append("bbox " + ",".join(f"{value:g}" for value in bbox) + " (W,S,E,N)")
+    if district is not None:
+        parts.append(f"district {district}")
+    return "; ".join(parts) or "everything published"
 
 
 # -- driver -------------------------------------------------------------------------

@@ -66,3 +66,16 @@ def test_published_product_is_plausible(published, product_id, request):
     elif entry.valid_range:
         finite = array[np.isfinite(array)]
         assert finite.min() >= entry.valid_range[0] and finite.max() <= entry.valid_range[1]
+
+
+def test_categorical_levels_survive_publication(published, demo_inputs):
+    # human_comfort_level has -1 as a real level: it must not become the missing value.
+    root, _ = published
+    observations, forecast = demo_inputs
+    product_id = "human_comfort_level"
+    derived = weatherdata.derive(observations, [product_id], forecast=forecast)[product_id]
+    stored = xr.open_zarr(
+        root / CATALOG[product_id].family / f"{product_id}.zarr", consolidated=True, zarr_format=3
+    )[product_id]
+    assert (derived.values == -1).any()
+    np.testing.assert_array_equal(stored.values, derived.values)

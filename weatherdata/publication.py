@@ -138,7 +138,9 @@ def _encoding(data: xr.Dataset, entry: ProductEntry) -> dict:
         }
     }
     if entry.categories is not None:
-        encoding[entry.id].update({"dtype": "int8", "_FillValue": -1})
+        # -1 marks missing unless it is a level itself (human_comfort_level's "cool").
+        levels = {category.value for category in entry.categories}
+        encoding[entry.id].update({"dtype": "int8", "_FillValue": -128 if -1 in levels else -1})
     else:
         encoding[entry.id]["_FillValue"] = np.float32("nan")
     for name, coord in data.coords.items():

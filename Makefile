@@ -18,8 +18,15 @@ demo: $(BIN)/weatherdata
 	$(BIN)/weatherdata demo --out $(DEMO)/input
 	$(BIN)/weatherdata publish $(DEMO)/input --root $(DEMO)/products
 
+# tests/test_interop.py also reads every store with zarrita.js (Node.js) when npm exists:
+# install its locked packages; with WEATHERDATA_ZARRITA set those tests fail, never skip.
+ZARRITA := build/zarrita
 test: $(BIN)/weatherdata
-	$(BIN)/python -m pytest -q
+	@if command -v npm >/dev/null; then \
+		mkdir -p $(ZARRITA) && cp tests/interop/zarrita/package.json tests/interop/zarrita/package-lock.json $(ZARRITA)/ && \
+		npm ci --prefix $(ZARRITA) --no-audit --no-fund --ignore-scripts --silent; \
+	else echo "npm not found: the zarrita.js interoperability tests are skipped (tensorstore's run)"; fi
+	env $$(command -v npm >/dev/null && echo "WEATHERDATA_ZARRITA=$(CURDIR)/$(ZARRITA)") $(BIN)/python -m pytest -q
 
 lint: $(BIN)/weatherdata
 	$(BIN)/ruff check .

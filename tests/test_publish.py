@@ -166,12 +166,19 @@ def test_a_second_publisher_can_wait_for_the_first(tmp_path):
 
 
 def test_chunk_layout_serves_maps_and_series():
-    chunks = chunk_layout({"time": 120, "latitude": 61, "longitude": 81})
+    chunks = chunk_layout({"time": 2000, "latitude": 61, "longitude": 81})
     assert chunks["latitude"] == 61 and chunks["longitude"] == 81
-    assert 100 <= chunks["time"] <= 168  # ~2 MiB: a point series over the demo reads 1–2 chunks
+    # 2 MiB / (61 * 81 * 4 bytes) = 106 maps per chunk: a map reads one chunk
+    assert chunks["time"] == 2 * 1024 * 1024 // (61 * 81 * 4)
+    assert chunk_layout({"time": 120, "latitude": 61, "longitude": 81})["time"] == 106
+    # a small grid: the budget would allow ~2400 steps; a quarter of hours is the cap
+    assert chunk_layout({"time": 5000, "latitude": 13, "longitude": 17})["time"] == 24 * 92
     big = chunk_layout({"time": 120, "latitude": 600, "longitude": 800})
-    assert big["latitude"] == 256 and big["longitude"] == 256 and big["time"] >= 8
+    assert big["latitude"] == 256 and big["longitude"] == 256 and big["time"] == 8
     assert chunk_layout({"time": 120, "latitude": 61, "longitude": 81}, "map")["time"] == 1
+    forecast = chunk_layout({"init_time": 10, "lead_time": 73, "latitude": 31, "longitude": 41})
+    assert forecast == {"init_time": 1, "lead_time": 73, "latitude": 31, "longitude": 41}
+    assert chunk_layout({"time": 0, "latitude": 3, "longitude": 3})["time"] == 1
 
 
 KILL_SCRIPT = textwrap.dedent(

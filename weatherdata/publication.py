@@ -61,7 +61,7 @@ __all__ = ["PublishSummary", "chunk_layout", "open_published", "publish", "store
 
 TIME_DIMENSIONS = ("time", "day", "init_time")
 TARGET_CHUNK_BYTES = 2 * 1024 * 1024
-MAXIMUM_TIME_CHUNK = 24 * 7
+MAXIMUM_TIME_CHUNK = 24 * 92
 TILE = 256
 KEEP_VERSIONS = 2
 OPEN_ARGUMENTS = {"engine": "zarr", "consolidated": True, "zarr_format": 3, "chunks": {}}
@@ -105,25 +105,30 @@ def chunk_layout(
 ) -> dict[str, int]:
     """Chunks for a product, chosen for map reads and point time series alike.
 
-    The horizontal plane is split into tiles of at most 256×256 cells; the time
-    chunk then grows until a chunk holds about 2 MiB (at most a week of hourly
-    steps). On the default demo grid (61×81) a chunk holds ~106 hourly maps, so a
-    point series over the demo reads one or two chunks and a map reads one chunk.
-    Profiles ``map`` (one time step per chunk, whole plane) and ``series`` (small
-    tiles, long time chunks) are for products read mostly one way.
+    The horizontal plane is split into tiles of at most 256×256 cells; the time chunk
+    then grows until a chunk holds about 2 MiB (at most a quarter of hourly steps), so a
+    point series reads as few chunks as that budget allows and a map reads one chunk per
+    tile. Forecast products hold one run per chunk (``init_time`` = 1: a new run is
+    appended without rewriting a chunk) and grow along ``lead_time``. Profiles ``map``
+    (one time step per chunk, whole plane) and ``series`` (small tiles, long time chunks)
+    are for products read mostly one way. ``benchmarks/bench_chunk_layout.py`` measures
+    the trade-off (chunks and bytes per map and per series) behind these numbers.
     """
     dims = list(sizes)
     chunks = dict(sizes)
-    time_dim = next((d for d in dims if d in TIME_DIMENSIONS), None)
+    if "init_time" in sizes:
+        chunks["init_time"] = 1
+    grow = "lead_time" if "init_time" in sizes and "lead_time" in sizes else None
+    grow = grow or next((d for d in dims if d in TIME_DIMENSIONS), None)
     horizontal = dims[-2:]
     tile = {"balanced": TILE, "map": 4096, "series": 64}[profile]
     for dim in horizontal:
         chunks[dim] = min(sizes[dim], tile)
-    if time_dim is not None:
-        per_step = itemsize * int(np.prod([chunks[d] for d in dims if d != time_dim]))
+    if grow is not None:
+        per_step = itemsize * int(np.prod([chunks[d] for d in dims if d != grow]))
         steps = 1 if profile == "map" else max(1, TARGET_CHUNK_BYTES // max(per_step, 1))
         cap = MAXIMUM_TIME_CHUNK * (8 if profile == "series" else 1)
-        chunks[time_dim] = int(min(steps, cap))
+        chunks[grow] = int(min(steps, cap, sizes[grow]) if sizes[grow] else 1)
     return chunks
 
 

@@ -62,20 +62,27 @@ def test_publish_demo_subset(demo_directory, tmp_path):
     assert status.returncode == 0 and "heat_index" in status.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: recipes' closures (compute.pointwise) and pint registry weakrefs do not pickle "
-    "for Dask distributed workers; --workers/--scheduler fail until they do",
-)
-def test_publish_on_a_local_dask_cluster(demo_directory, tmp_path):
-    result = weatherdata(
-        "publish",
-        str(demo_directory),
-        "--root",
-        str(tmp_path / "p"),
-        "--products",
-        "heat_index",
-        "--workers",
-        "2",
-    )
-    assert result.returncode == 0, result.stderr
+def test_publish_on_a_local_dask_cluster_equals_the_threaded_run(demo_directory, tmp_path):
+    # A closure over the pint registry (compute.pointwise) and a column kernel (CAPE):
+    # what must pickle for Dask distributed workers.
+    products = "heat_index,surface_based_cape"
+    for name, extra in (("threads", ()), ("cluster", ("--workers", "2"))):
+        result = weatherdata(
+            "publish",
+            str(demo_directory),
+            "--root",
+            str(tmp_path / name),
+            "--products",
+            products,
+            *extra,
+        )
+        assert result.returncode == 0, result.stderr
+    for family, product in (
+        ("service", "heat_index"),
+        ("forecast_warning", "surface_based_cape"),
+    ):
+        threaded, clustered = (
+            xr.open_zarr(tmp_path / name / family / f"{product}.zarr", zarr_format=3)
+            for name in ("threads", "cluster")
+        )
+        xr.testing.assert_identical(threaded[product].load(), clustered[product].load())

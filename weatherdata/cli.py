@@ -7,6 +7,7 @@ non-zero; only bugs show a traceback.
 from __future__ import annotations
 
 import contextlib
+import errno
 import sys
 import time
 from pathlib import Path
@@ -159,22 +160,47 @@ def _parse_time(text: str | None, option: str):
         ) from None
 
 
+def _check_needed_inputs(catalog, selected, observations, forecast) -> None:
+    """Refuse an input the products need that has no valid value in some file (all NaN, or
+    all outside the plausible range, e.g. kelvin labelled degC): it would publish empty
+    stores. One Dask pass over the needed variables (:func:`weatherdata.ingest.check_inputs`)."""
+    from . import ingest
+    from .engine import missing_inputs
+
+    ids = selected or list(catalog.products)
+    lacking = missing_inputs(catalog, ids, observations, forecast)
+    needed = {name for pid in ids if pid not in lacking for name in catalog.canonical_inputs(pid)}
+    for dataset, names in (
+        (observations, {n for n in needed if not n.startswith("forecast:")}),
+        (forecast, {n.removeprefix("forecast:") for n in needed if n.startswith("forecast:")}),
+    ):
+        present = sorted(n for n in names if dataset is not None and n in dataset.data_vars)
+        if present:
+            ingest.check_inputs(dataset, present)
+
+
 @contextlib.contextmanager
 def _dask_cluster(workers: int | None, scheduler: str | None):
     if not workers and not scheduler:
         yield None
         return
+    import dask
     from distributed import Client, LocalCluster
 
-    if scheduler:
-        with Client(scheduler) as client:
+    # Peer-to-peer rechunking lost its barrier's dependencies inside the single graph that
+    # writes every store ("lost dependencies"); task-based rechunking is robust there.
+    with dask.config.set({"array.rechunk.method": "tasks"}):
+        if scheduler:
+            with Client(scheduler) as client:
+                yield client
+            return
+        with (
+            LocalCluster(
+                n_workers=workers, threads_per_worker=1, dashboard_address=None
+            ) as cluster,
+            Client(cluster) as client,
+        ):
             yield client
-        return
-    with (
-        LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None) as cluster,
-        Client(cluster) as client,
-    ):
-        yield client
 
 
 @app.command()
@@ -234,7 +260,13 @@ def publish(
     for pid in selected or []:
         catalog[pid]
     settings = _parse_settings(set_)
+    first, last = _parse_time(since, "--since"), _parse_time(until, "--until")
+    if first is not None and last is not None and first > last:
+        raise WeatherdataError(f"--since {since!r} is after --until {until!r}: nothing to publish")
+    if "://" not in root and Path(root).exists() and not Path(root).is_dir():
+        raise WeatherdataError(f"--root {root}: not a directory")
     observations, forecast = ingest.open_inputs(inputs)
+    _check_needed_inputs(catalog, selected, observations, forecast)
     files = ingest.input_files(inputs) if hasattr(ingest, "input_files") else []
     started = time.monotonic()
     with (
@@ -513,6 +545,22 @@ def export(
         selected += [pid for pid in published if wanted is None or pid in wanted]
         if get_exporter(format).categorical_only:
             selected = [pid for pid in selected if catalog[pid].categories]
+        if get_exporter(format).gridded_only and root is not None:
+            from .access import list_products
+
+            grids = ({"latitude", "longitude"}, {"y", "x"})
+            gridded = {
+                p["id"]
+                for p in list_products(root, storage_options=storage_options)
+                if any(grid <= set(p.get("dimensions", [])) for grid in grids)
+            }
+            skipped = [pid for pid in selected if pid not in gridded]
+            selected = [pid for pid in selected if pid in gridded]
+            if skipped:
+                errors.print(
+                    f"--format {format}: skipping {len(skipped)} products without a grid: "
+                    + ", ".join(skipped)
+                )
     selected = list(dict.fromkeys(selected))
     for pid in selected:
         catalog[pid]
@@ -560,13 +608,50 @@ def export(
     )
 
 
+@app.command()
+def docs(
+    out: Annotated[Path, typer.Option(help="Directory for mkdocs.yml and the Markdown pages")],
+    root: Annotated[
+        str | None,
+        typer.Option(help="Publication root: draw an example map per product from it"),
+    ] = None,
+    products: Annotated[
+        str | None, typer.Option(help="Comma-separated ids: only draw their example maps")
+    ] = None,
+    html: Annotated[
+        bool, typer.Option("--html", help="Also build the HTML site (mkdocs build --strict)")
+    ] = False,
+):
+    """Generate the product documentation from catalog.yaml (Markdown, optionally HTML)."""
+    from .docs import build_docs, build_html
+
+    started = time.monotonic()
+    ids = [p.strip() for p in products.split(",") if p.strip()] if products else None
+    config = build_docs(out, root, products=ids)
+    console.print(
+        f"wrote {config.parent / 'docs'} and {config} in {time.monotonic() - started:.1f} s"
+    )
+    if html:
+        site = build_html(out)
+        console.print(f"built {site / 'index.html'} in {time.monotonic() - started:.1f} s")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning user errors into one-line messages."""
     try:
-        app(args=argv, standalone_mode=False)
+        # Without standalone mode, click returns (not raises) the code of a typer.Exit
+        # raised in a command, e.g. `status --stale-after` finding stale products.
+        code = app(args=argv, standalone_mode=False, prog_name="weatherdata")
     except WeatherdataError as exc:
         errors.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         return exc.exit_code
+    except OSError as exc:
+        # The system refused (a root that is a file, a full disk, a permission): one line.
+        where = f"{exc.filename}: " if exc.filename else ""
+        name = errno.errorcode.get(exc.errno or 0)
+        reason = f"{exc.strerror} ({name})" if exc.strerror and name else str(exc)
+        errors.print(f"[red]error:[/red] {where}{reason}", highlight=False, soft_wrap=True)
+        return 1
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
@@ -575,10 +660,17 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         # Usage errors from the (vendored) click parser: print its message, no traceback.
         if type(exc).__module__.endswith("click.exceptions") and hasattr(exc, "show"):
-            exc.show()
+            if type(exc).__name__ == "NoArgsIsHelpError" or not hasattr(exc, "format_message"):
+                exc.show()
+                return exc.exit_code
+            context = getattr(exc, "ctx", None)
+            hint = f" (see '{context.command_path} --help')" if context is not None else ""
+            errors.print(
+                f"[red]error:[/red] {exc.format_message()}{hint}", highlight=False, soft_wrap=True
+            )
             return exc.exit_code
         raise
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

@@ -63,9 +63,10 @@ def test_publish_demo_subset(demo_directory, tmp_path):
 
 
 def test_publish_on_a_local_dask_cluster_equals_the_threaded_run(demo_directory, tmp_path):
-    # A closure over the pint registry (compute.pointwise) and a column kernel (CAPE):
-    # what must pickle for Dask distributed workers.
-    products = "heat_index,surface_based_cape"
+    # A closure over the pint registry (compute.pointwise), a column kernel (CAPE) and
+    # xclim's numba gufunc behind KBDI (its copy once segfaulted the workers): what must
+    # pickle for Dask distributed workers.
+    products = "heat_index,surface_based_cape,keetch_byram_drought_index"
     for name, extra in (("threads", ()), ("cluster", ("--workers", "2"))):
         result = weatherdata(
             "publish",
@@ -80,6 +81,7 @@ def test_publish_on_a_local_dask_cluster_equals_the_threaded_run(demo_directory,
     for family, product in (
         ("service", "heat_index"),
         ("forecast_warning", "surface_based_cape"),
+        ("service", "keetch_byram_drought_index"),
     ):
         threaded, clustered = (
             xr.open_zarr(tmp_path / name / family / f"{product}.zarr", zarr_format=3)

@@ -17,11 +17,14 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from . import _pickling
 from ._version import __version__
 from .catalog import Catalog, ProductEntry, parameter_value, shipped_catalog
 from .errors import CatalogError, InputError, UnitsError
 from .units import convert_dataarray, ensure_registry, parse_units
 from .variables import canonical_variables
+
+_pickling.register()
 
 __all__ = ["derive", "derive_arrays", "missing_inputs", "product_attributes"]
 

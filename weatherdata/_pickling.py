@@ -43,3 +43,30 @@ def register() -> None:
         return
     for kind in (GUFunc, DUFunc):
         copyreg.pickle(kind, _reduce_numba_ufunc)
+
+
+def worker_setup_plugin():
+    """A Dask ``WorkerPlugin`` that prepares each worker process as ``weatherdata`` does.
+
+    Importing xclim (through cf_xarray) replaces pint's application registry. In one
+    process :func:`weatherdata.units.import_xclim` puts MetPy's back; on a worker xclim
+    arrives while unpickling a task, and MetPy's constants then no longer mix with the
+    task's quantities ("different registries"). The plugin imports xclim once up front
+    and restores MetPy's registry; later imports find xclim loaded and change nothing.
+    pyproj is imported before anything loads eccodes (see ``weatherdata.ingest.readers``).
+    """
+    from distributed import WorkerPlugin
+
+    class WeatherdataWorkerSetup(WorkerPlugin):
+        name = "weatherdata-worker-setup"
+
+        def setup(self, worker):
+            import pyproj  # noqa: F401
+
+            from weatherdata import engine  # noqa: F401  (registers the reducers)
+            from weatherdata.units import ensure_registry, import_xclim
+
+            import_xclim("xclim.indices")
+            ensure_registry()
+
+    return WeatherdataWorkerSetup()

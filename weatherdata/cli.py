@@ -190,8 +190,11 @@ def _dask_cluster(workers: int | None, scheduler: str | None):
     # Peer-to-peer rechunking lost its barrier's dependencies inside the single graph that
     # writes every store ("lost dependencies"); task-based rechunking is robust there.
     with dask.config.set({"array.rechunk.method": "tasks"}):
+        from ._pickling import worker_setup_plugin
+
         if scheduler:
             with Client(scheduler) as client:
+                client.register_plugin(worker_setup_plugin())
                 yield client
             return
         with (
@@ -200,6 +203,7 @@ def _dask_cluster(workers: int | None, scheduler: str | None):
             ) as cluster,
             Client(cluster) as client,
         ):
+            client.register_plugin(worker_setup_plugin())
             yield client
 
 

@@ -15,7 +15,7 @@ import pint
 import xarray as xr
 
 from .errors import InputError
-from .units import parse_quantity, parse_units, unit_registry
+from .units import ensure_registry, parse_quantity, parse_units, unit_registry
 
 __all__ = [
     "daily",
@@ -74,6 +74,7 @@ def pointwise(
     target = parse_units(units)
 
     def block(*blocks):
+        ensure_registry()  # on a Dask worker an xclim import may have swapped it
         quantities = [
             unit_registry.Quantity(np.asarray(b, dtype=np.float64), u)
             for b, u in zip(blocks, input_units, strict=True)

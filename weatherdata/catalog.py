@@ -8,6 +8,7 @@ dependency cycles are errors raised at load time, never at publish time.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib
@@ -21,7 +22,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import CatalogError
+from .errors import CatalogError, WeatherdataError
 from .units import parse_quantity, parse_units
 from .variables import canonical_variables
 
@@ -32,6 +33,18 @@ FAMILIES = ("observation", "forecast_warning", "service")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _ID = r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$"
 _HEX = r"^#[0-9a-fA-F]{6}$"
+
+
+@contextlib.contextmanager
+def _as_value_error(value):
+    """Inside a validator: a unit that does not parse is a validation error of this field
+    (so that the message names the entry and the key), not an exception of its own."""
+    try:
+        yield
+    except WeatherdataError as exc:
+        raise ValueError(str(exc)) from None
+    except Exception as exc:  # the unit parser's own failure on odd text (e.g. "")
+        raise ValueError(f"{value!r} does not parse ({type(exc).__name__}: {exc})") from None
 
 
 class _Strict(BaseModel):
@@ -85,11 +98,11 @@ class TimeSemantics(_Strict):
     @field_validator("window")
     @classmethod
     def _window_is_time(cls, value):
-        if (
-            value is not None
-            and parse_quantity(value).dimensionality != parse_units("h").dimensionality
-        ):
-            raise ValueError(f"window {value!r} is not a duration")
+        if value is not None:
+            with _as_value_error(value):
+                is_time = parse_quantity(value).dimensionality == parse_units("h").dimensionality
+            if not is_time:
+                raise ValueError(f"window {value!r} is not a duration")
         return value
 
 
@@ -125,7 +138,8 @@ class ProductEntry(_Strict):
     @classmethod
     def _units_parse(cls, value):
         if value is not None:
-            parse_units(value)
+            with _as_value_error(value):
+                parse_units(value)
         return value
 
     @model_validator(mode="after")
@@ -355,12 +369,17 @@ def _format_validation_error(path, exc: ValidationError, raw) -> str:
     where = []
     if location[:1] in (["products"], ["intermediates"]) and len(location) > 1:
         try:
-            where.append(f"product {raw[location[0]][location[1]].get('id', location[1])}")
+            entry_id = raw[location[0]][location[1]].get("id")
         except Exception:
-            where.append(f"entry {location[1]}")
+            entry_id = None
+        if isinstance(entry_id, str) and entry_id.strip():
+            where.append(f"product {' '.join(entry_id.split())}")
+        else:  # no usable id: the position in the list names the entry
+            where.append(f"{location[0]} entry {location[1]}")
         location = location[2:]
-    field = ".".join(str(p) for p in location)
-    message = first["msg"]
+    # keys as written, quoted when they are not plain names (one line, whatever the YAML)
+    field = ".".join(p if isinstance(p, str) and p.isidentifier() else repr(p) for p in location)
+    message = " ".join(str(first["msg"]).split()).removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         message = "unknown key"
     return (
@@ -377,12 +396,13 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
     except FileNotFoundError:
         raise CatalogError(f"{path}: catalog file not found") from None
+    except UnicodeDecodeError as exc:
+        raise CatalogError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
-        raise CatalogError(
-            f"{path}:{where}: not valid YAML ({getattr(exc, 'problem', exc)})"
-        ) from None
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise CatalogError(f"{path}:{where}: not valid YAML ({problem})") from None
     if not isinstance(raw, dict):
         raise CatalogError(f"{path}: expected a mapping with `version` and `products`")
     try:

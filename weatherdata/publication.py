@@ -27,8 +27,10 @@ import errno
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import shutil
+import socket
 import time
 import uuid
 import warnings
@@ -53,11 +55,10 @@ from .errors import PublishError
 warnings.filterwarnings(
     "ignore", message="Consolidated metadata is currently not part", category=UserWarning
 )
-# Label coordinates (district names) are fixed-length strings, which zarr-python marks as
-# not yet specified for v3; that interoperability risk is tracked, not printed per store.
-warnings.filterwarnings("ignore", message="The data type .* does not have a Zarr V3 specification")
 
 __all__ = ["PublishSummary", "chunk_layout", "open_published", "publish", "store_path"]
+
+LOG = logging.getLogger(__name__)
 
 TIME_DIMENSIONS = ("time", "day", "init_time")
 TARGET_CHUNK_BYTES = 2 * 1024 * 1024
@@ -83,6 +84,8 @@ class PublishSummary:
     stores: list[StoreSummary] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    #: transient storage errors retried during the publish (each also logged as a warning)
+    retries: int = 0
 
     @property
     def total_bytes(self) -> int:
@@ -197,8 +200,11 @@ def publisher_lock(root: Path, wait: float = 0.0):
             time.sleep(0.2)
     handle.seek(0)
     handle.truncate()
-    handle.write(f"pid {os.getpid()} since {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}")
-    handle.flush()
+    # Who holds the lock is for the message above only: a full disk must not fail here
+    # (unbuffered, so that a failed write leaves nothing to flush later).
+    with contextlib.suppress(OSError):
+        holder = f"pid {os.getpid()} since {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}"
+        os.pwrite(handle.fileno(), holder.encode(), 0)
     try:
         yield
     finally:
@@ -282,6 +288,75 @@ def _clean_stale(root: Path, entry: ProductEntry) -> None:
             shutil.rmtree(candidate, ignore_errors=True)
 
 
+def _version_directories(root: Path) -> set[Path]:
+    return {p for p in root.glob("*/_versions/*/*") if p.is_dir() and not p.is_symlink()}
+
+
+def _storage_failure_message(root, exc: BaseException) -> str:
+    """One line for a storage failure: where, the errno name (ENOSPC, EFBIG, …), what to do."""
+    code = errno.errorcode.get(getattr(exc, "errno", None) or 0)
+    reason = getattr(exc, "strerror", None) or " ".join(str(exc).split()) or type(exc).__name__
+    hint = {
+        "ENOSPC": "free some space and run again",
+        "EDQUOT": "raise the quota or free some space and run again",
+        "EFBIG": "a file-size limit (ulimit -f) stopped the write; raise it and run again",
+    }.get(code, "run again when the storage is healthy")
+    where = getattr(exc, "filename", None)
+    return (
+        f"{root}: {reason}{f' ({code})' if code else ''}"
+        f"{f' writing {where}' if where else ''}; nothing was published, every store keeps its "
+        f"previous version: {hint}"
+    )
+
+
+@contextlib.contextmanager
+def _clean_up_on_failure(root: Path, catalog: Catalog):
+    """Under the lock: if the publish fails, remove what it wrote but did not publish.
+
+    Versions this run created and did not swap in, and temporary files, are deleted (a full
+    disk gets its space back at once); storage errors (``ENOSPC``, ``EFBIG``, ``EDQUOT``,
+    permissions) become one :class:`PublishError` line naming the errno.
+    """
+
+    def links():
+        return {p: os.readlink(p) for p in root.glob("*/*.zarr") if p.is_symlink()}
+
+    before, linked = _version_directories(root), links()
+    try:
+        yield
+    except Exception as exc:
+        # Dask's threads may still finish a chunk or two after the first error (re-creating
+        # a directory just removed): remove until nothing new appears for a moment.
+        quiet = 0
+        for _ in range(50):
+            leftovers = [
+                directory
+                for directory in _version_directories(root) - before
+                if not (
+                    (link := directory.parents[2] / f"{directory.parent.name}.zarr").is_symlink()
+                    and os.path.realpath(link) == os.path.realpath(directory)
+                )
+            ]
+            quiet = 0 if leftovers else quiet + 1
+            if quiet == 3:
+                break
+            for directory in leftovers:
+                shutil.rmtree(directory, ignore_errors=True)
+                for parent in directory.parents[:3]:  # <id>, _versions, <family> if now empty
+                    with contextlib.suppress(OSError):
+                        parent.rmdir()
+            time.sleep(0.05)
+        if links() != linked:  # some stores were swapped: describe them as they now are
+            with contextlib.suppress(Exception):
+                write_stac(root, catalog)
+        for pattern in (".*.tmp", "*/.*.tmp", "*/*/.*.tmp", "*/.*.link"):
+            for leftover in root.glob(pattern):
+                leftover.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise PublishError(_storage_failure_message(root, exc)) from exc
+        raise
+
+
 # -- provenance -------------------------------------------------------------------
 
 
@@ -301,6 +376,27 @@ def file_checksums(paths: Iterable[str | Path]) -> list[dict[str, str]]:
 
 def _time_dimension(variable: xr.DataArray) -> str | None:
     return next((d for d in variable.dims if d in TIME_DIMENSIONS), None)
+
+
+def _variable_length_labels(data: xr.Dataset) -> dict[str, xr.DataArray]:
+    """Label coordinates (district and city names, signal ids, vector components) as
+    variable-length UTF-8 strings, which Zarr v3 stores as the ``string`` data type.
+
+    NumPy's fixed-width ``<U`` labels would be written as ``fixed_length_utf32``: zarr-python
+    warns it may change, and neither zarrita.js nor tensorstore reads it. ``string`` (with the
+    ``vlen-utf8`` codec) is specified in zarr-extensions and read by zarr-python (no
+    warning), zarrita.js, zarrs and GDAL ≥ 3.13, and plain ``xr.open_zarr`` gives the same
+    labels (as NumPy's ``StringDType``, so ``.sel(district="Tianhe")`` works unchanged).
+    tensorstore reads no string data type at all (google/tensorstore#103); its users get
+    every numeric array. Integer codes with the names in attributes would serve tensorstore
+    too, but every researcher would lose label selection in plain xarray: we keep labels.
+    """
+    text = np.dtypes.StringDType()
+    return {
+        name: coordinate.astype(text)
+        for name, coordinate in data.coords.items()
+        if coordinate.dtype.kind == "U"
+    }
 
 
 def _product_dataset(
@@ -350,17 +446,41 @@ def _derive_for_publication(
         "weatherdata_inputs": json.dumps(file_checksums(input_files)) if input_files else "[]",
         "history": f"{now:%Y-%m-%dT%H:%M:%SZ} weatherdata {__version__} publish",
     }
+    _check_time_range(observations, forecast, since, until)
     return _select_time(derived, since, until), provenance
 
 
+def _check_time_range(observations, forecast, since, until) -> None:
+    """A ``since`` after the inputs' last time (or an ``until`` before their first) would
+    publish nothing new: say so instead of rewriting every store unchanged."""
+    times = [
+        np.asarray(dataset[name].values).ravel()
+        for dataset, name in ((observations, "time"), (forecast, "valid_time"))
+        if dataset is not None and name in dataset.coords and dataset[name].size
+    ]
+    if not times:
+        return
+    first, last = min(t.min() for t in times), max(t.max() for t in times)
+    if since is not None and np.datetime64(since) > last:
+        raise PublishError(
+            f"--since {_iso(since)} is after the inputs' last time {_iso(last)}: nothing to publish"
+        )
+    if until is not None and np.datetime64(until) < first:
+        raise PublishError(
+            f"--until {_iso(until)} is before the inputs' first time {_iso(first)}: nothing to publish"
+        )
+
+
 def _chunk_like_encoding(data: xr.Dataset, entry: ProductEntry, encoding: dict) -> xr.Dataset:
-    """Dask chunks of the product equal to its Zarr chunks; coordinates stay in memory."""
+    """Dask chunks of the product equal to its Zarr chunks; coordinates stay in memory,
+    labels as variable-length strings (also when merged with a store's older labels)."""
     variable = data[entry.id]
     chunks = dict(zip(variable.dims, encoding[entry.id]["chunks"], strict=True))
     data[entry.id] = variable.chunk(chunks)
-    return data.assign_coords(
+    data = data.assign_coords(
         {name: c.compute() for name, c in data.coords.items() if c.chunks is not None}
     )
+    return data.assign_coords(_variable_length_labels(data))
 
 
 def _plan_store(root: Path, entry: ProductEntry, new: xr.Dataset):
@@ -401,9 +521,14 @@ def _select_time(derived: dict[str, xr.DataArray], since, until) -> dict[str, xr
         np.datetime64(since) if since is not None else None,
         np.datetime64(until) if until is not None else None,
     )
+    # A day is labelled by its start and complete one day later: an hourly run with
+    # ``since`` = the new hour must still write the day that this hour completes.
+    days = slice(window.start - np.timedelta64(1, "D") if since is not None else None, window.stop)
     out = {}
     for name, variable in derived.items():
-        selection = {dim: window for dim in TIME_DIMENSIONS if dim in variable.dims}
+        selection = {
+            dim: days if dim == "day" else window for dim in TIME_DIMENSIONS if dim in variable.dims
+        }
         out[name] = variable.sel(selection)
     return out
 
@@ -494,7 +619,7 @@ def publish(
     derived, provenance = _derive_for_publication(
         observations, products, forecast, parameters, catalog, since, until, input_files
     )
-    with publisher_lock(root, wait=wait):
+    with publisher_lock(root, wait=wait), _clean_up_on_failure(root, catalog):
         writes, plans = [], []
         ids = list(derived)
         for index, product_id in enumerate(ids):
@@ -832,20 +957,130 @@ def _retry(
         except (OSError, TimeoutError) as exc:
             if isinstance(exc, FileNotFoundError | PermissionError) or attempt == attempts - 1:
                 raise
-            warnings.warn(
-                f"{what} failed ({exc}); retrying in {delay:.1f} s", RuntimeWarning, stacklevel=2
+            LOG.warning(
+                "%s failed (%s); retrying in %.1f s",
+                what,
+                exc,
+                delay,
+                extra={"weatherdata_retry": True},
             )
             time.sleep(delay)
             delay *= 2
     raise AssertionError("unreachable")
 
 
+def _storage_errors() -> tuple[type[BaseException], ...]:
+    """What object-store clients raise for storage failures (after their own retries)."""
+    errors: list[type[BaseException]] = [OSError]
+    with contextlib.suppress(ImportError):
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        errors += [BotoCoreError, ClientError]
+    with contextlib.suppress(ImportError):
+        from aiohttp import ClientError as HTTPClientError
+
+        errors.append(HTTPClientError)
+    return tuple(errors)
+
+
+class _RetryReport(logging.Filter):
+    """Count and report the retries of transient storage errors during a remote publish.
+
+    botocore and s3fs retry transient errors (HTTP 500/503, timeouts, dropped connections)
+    with backoff, but log them at DEBUG level only. For the length of a publish this filter
+    sits on their loggers: each retry becomes one warning on this module's logger (and one
+    count in :attr:`PublishSummary.retries`), and their own records pass only if their
+    loggers would have let them through before.
+    """
+
+    LOGGERS = ("botocore.endpoint", "botocore.retryhandler", "s3fs", __name__)
+
+    def __init__(self, root: str):
+        super().__init__()
+        self.root = root
+        self.count = 0
+        self.reason = "transient error"
+        self.levels: dict[str, tuple[int, int]] = {}  # logger: (own level, effective level)
+
+    def __enter__(self):
+        for name in self.LOGGERS:
+            logger = logging.getLogger(name)
+            self.levels[name] = (logger.level, logger.getEffectiveLevel())
+            if name != __name__:
+                logger.setLevel(logging.DEBUG)
+            logger.addFilter(self)
+        return self
+
+    def __exit__(self, *exc_info):
+        for name in self.LOGGERS:
+            logger = logging.getLogger(name)
+            logger.removeFilter(self)
+            logger.setLevel(self.levels[name][0])
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.msg if isinstance(record.msg, str) else ""
+        if record.name == __name__:
+            self.count += bool(getattr(record, "weatherdata_retry", False))
+        elif text.startswith(("retry needed:", "retry needed,")):  # botocore: why
+            self.reason = record.getMessage().split(":", 1)[1].strip()
+        elif text.startswith("Response received to retry"):  # botocore: the retry itself
+            self.count += 1
+            LOG.warning(
+                "%s: transient storage error (%s); retrying in %.1f s",
+                self.root,
+                self.reason,
+                float(record.args[0]) if record.args else 0.0,
+            )
+        elif text.startswith("Retryable error"):  # s3fs, after botocore
+            self.count += 1
+            detail = record.getMessage().removeprefix("Retryable error: ")
+            LOG.warning("%s: transient storage error (%s); retrying", self.root, detail)
+        return record.levelno >= self.levels.get(record.name, (0, logging.WARNING))[1]
+
+
+@contextlib.contextmanager
+def _remote_failure(root: str, summary: PublishSummary):
+    """Report retries (``summary.retries``); turn a storage failure into one clear line."""
+    with _RetryReport(root) as report:
+        try:
+            yield
+        except _storage_errors() as exc:
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            raise PublishError(
+                f"{root}: storage failed ({type(exc).__name__}: {reason}) after {report.count} "
+                "retries; nothing was published, products.json still lists the previous version "
+                "of every store: run again when the endpoint is healthy"
+            ) from exc
+        finally:
+            summary.retries = report.count
+
+
+#: Remote lock tokens this process holds right now.
+_HELD_REMOTE_LOCKS: set[str] = set()
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process runs (a lock of this process that it no longer holds: no)."""
+    if pid == os.getpid():
+        return any(f" pid {pid} " in token for token in _HELD_REMOTE_LOCKS)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
 @contextlib.contextmanager
 def _remote_lock(fs, root: str, wait: float, stale_after: float = 3600.0):
     """A lock object at ``ROOT/.weatherdata.lock``. Object stores have no flock: a lock
-    older than ``stale_after`` seconds (a crashed publisher) is taken over."""
+    older than ``stale_after`` seconds (a crashed publisher) is taken over, and so is one
+    left on this host by a process that no longer runs (a publish whose storage failed
+    before it could remove its lock)."""
     path = f"{root.rstrip('/')}/.weatherdata.lock"
-    token = f"{uuid.uuid4().hex} pid {os.getpid()} since {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}"
+    host = socket.gethostname()
+    token = f"{uuid.uuid4().hex} pid {os.getpid()} host {host} since {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}"
     deadline = time.monotonic() + wait
     while True:
         try:
@@ -858,6 +1093,11 @@ def _remote_lock(fs, root: str, wait: float, stale_after: float = 3600.0):
                 age = (dt.datetime.now(dt.UTC) - since).total_seconds()
             except (IndexError, ValueError):
                 age = stale_after + 1
+            words = holder.split()
+            with contextlib.suppress(ValueError, IndexError):
+                pid = int(words[words.index("pid") + 1])
+                if f" host {host} " in holder and not _pid_alive(pid):
+                    age = stale_after + 1
             if age <= stale_after:
                 if time.monotonic() < deadline:
                     time.sleep(0.5)
@@ -868,12 +1108,24 @@ def _remote_lock(fs, root: str, wait: float, stale_after: float = 3600.0):
         fs.pipe_file(path, token.encode())
         if fs.cat_file(path).decode() == token:
             break
+    _HELD_REMOTE_LOCKS.add(token)
     try:
         yield
     finally:
-        with contextlib.suppress(FileNotFoundError):
+        _HELD_REMOTE_LOCKS.discard(token)
+        try:
             if fs.cat_file(path).decode() == token:
                 fs.rm_file(path)
+        except FileNotFoundError:
+            pass
+        except _storage_errors() as exc:
+            LOG.warning(
+                "%s: could not remove the lock object (%s); the next publish from this host "
+                "takes it over, others after %.0f s",
+                path,
+                exc,
+                stale_after,
+            )
 
 
 def _publish_remote(
@@ -909,7 +1161,7 @@ def _publish_remote(
     derived, provenance = _derive_for_publication(
         observations, products, forecast, parameters, catalog, since, until, input_files
     )
-    with _remote_lock(fs, root, wait):
+    with _remote_failure(root, summary), _remote_lock(fs, root, wait):
         try:
             current = {
                 p["id"]: p for p in json.loads(fs.cat_file(f"{root}/products.json"))["products"]
@@ -1004,9 +1256,13 @@ def _publish_remote(
             keep = {href.rsplit("/", 1)[-1]}
             if entry.id in current:
                 keep.add(current[entry.id]["href"].rsplit("/", 1)[-1])
-            for path in fs.ls(directory, detail=False):
-                if path.rstrip("/").rsplit("/", 1)[-1] not in keep:
-                    with contextlib.suppress(FileNotFoundError):
-                        fs.rm(path, recursive=True)
+            try:
+                fs.invalidate_cache(directory)  # a listing cached by an earlier run misses versions
+                for path in fs.ls(directory, detail=False):
+                    if path.rstrip("/").rsplit("/", 1)[-1] not in keep:
+                        with contextlib.suppress(FileNotFoundError):
+                            fs.rm(path, recursive=True)
+            except _storage_errors() as exc:  # published: old versions wait for the next run
+                LOG.warning("%s: old versions not deleted yet (%s)", directory, exc)
     summary.seconds = time.monotonic() - started
     return summary

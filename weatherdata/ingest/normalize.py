@@ -971,6 +971,8 @@ def _climatology_axes(da: xr.DataArray, cv: CanonicalVariable, where: str, notes
 def _convert_units(
     da: xr.DataArray, cv: CanonicalVariable, where: str, notes: dict
 ) -> xr.DataArray:
+    if da.dtype.kind not in "biuf":  # text, dates, objects: nothing to convert or mask
+        raise InputError(f"{where}: values are not numbers (dtype {da.dtype})")
     source = da.attrs.get("units")
     if not isinstance(source, str) or not source.strip():
         raise UnitsError(f"{where}: units are missing")

@@ -21,10 +21,13 @@ from __future__ import annotations
 # interpreter at exit (see tests/data/README.md). We pin eccodes<2.48; this is belt and braces.
 import pyproj  # noqa: F401  isort: skip
 
+import contextlib
 import logging
 import os
 import re
 import struct
+import sys
+import tempfile
 import warnings
 from collections.abc import Iterable
 from importlib.metadata import entry_points
@@ -186,6 +189,10 @@ def check_grib_messages(path: str | os.PathLike) -> int:
                     return count + 1
             else:
                 raise ValueError(f"unknown GRIB edition {edition} at byte {offset}")
+            if length < 16 + 4:  # shorter than its own header and end marker
+                raise ValueError(
+                    f"message {count + 1} at byte {offset} has an invalid length {length}"
+                )
             end = offset + length
             if end > size:
                 raise ValueError(
@@ -200,6 +207,34 @@ def check_grib_messages(path: str | os.PathLike) -> int:
     if count == 0:
         raise ValueError("no GRIB message found")
     return count
+
+
+@contextlib.contextmanager
+def _eccodes_messages_held_back():
+    """eccodes prints its own errors ("ECCODES ERROR : ...") straight to file descriptor 2.
+    While a file is indexed they are held back: a corrupt file then gives the reader's one
+    clear line only. Anything else written to descriptor 2 meanwhile is passed on."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no usable stderr (embedded interpreters)
+        yield
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            lines = sink.read().decode("utf-8", "replace").splitlines(keepends=True)
+            other = [line for line in lines if not line.startswith("ECCODES")]
+            held = len(lines) - len(other)
+            if held:
+                LOG.debug("held back %d eccodes message(s): %s", held, "".join(lines).strip())
+            if other and sys.stderr is not None:
+                sys.stderr.write("".join(other))
 
 
 def _grib_store(cfds, lock=None):
@@ -293,13 +328,14 @@ class GribReader(BaseReader):
         check_grib_messages(path)
         failed: dict[str, str] = {}
         cubes = None
-        if self.method == "index":
-            try:
-                cubes = self._cubes_from_index(path, failed)
-            except (ImportError, AttributeError, TypeError) as exc:  # cfgrib API drift
-                LOG.warning("cfgrib index path failed (%s); using cfgrib.open_datasets", exc)
-        if cubes is None:
-            cubes = self._cubes_from_open_datasets(path)
+        with _eccodes_messages_held_back():
+            if self.method == "index":
+                try:
+                    cubes = self._cubes_from_index(path, failed)
+                except (ImportError, AttributeError, TypeError) as exc:  # cfgrib API drift
+                    LOG.warning("cfgrib index path failed (%s); using cfgrib.open_datasets", exc)
+            if cubes is None:
+                cubes = self._cubes_from_open_datasets(path)
         if not cubes:
             raise ValueError(f"no decodable GRIB message ({'; '.join(failed.values())})")
         return self._merge(cubes, failed)

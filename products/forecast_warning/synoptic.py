@@ -584,6 +584,12 @@ def _bourgouin_gufunc():
     )(_bourgouin)
 
 
+def _bourgouin_columns(*arrays):
+    """Run the compiled kernel; a module function, so Dask workers import it by name and
+    compile it themselves (a pickled copy of the gufunc crashed them)."""
+    return _bourgouin_gufunc()(*arrays)
+
+
 def precipitation_type(
     air_temperature,
     surface_air_pressure,
@@ -641,7 +647,7 @@ def precipitation_type(
         ]
     )
     kind = xr.apply_ufunc(
-        _bourgouin_gufunc(),
+        _bourgouin_columns,
         pressure,
         celsius.astype(np.float64),
         surface_air_pressure.astype(np.float64),

@@ -120,3 +120,41 @@ def catalog_section(name: str) -> dict:
             used_first.setdefault(reference.split(".")[0], order.get(entry["id"]))
     intermediates = [e for e in raw["intermediates"] if used_first.get(e["id"]) == name]
     return {"products": products, "intermediates": intermediates, "references": raw["references"]}
+
+
+def free_port() -> int:
+    """A free TCP port on localhost."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_moto_server(attempts: int = 300):
+    """Start moto's S3 server in a subprocess on a free port; return ``(process, endpoint)``.
+
+    A real S3-compatible endpoint on localhost, as s3fs's own tests use. The caller
+    terminates the process.
+    """
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    port = free_port()
+    server = ["-c", "from moto.server import main; main()", "-p", str(port), "-H", "127.0.0.1"]
+    process = subprocess.Popen(
+        [sys.executable, *server],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    for _ in range(attempts):
+        try:
+            requests.get(endpoint, timeout=2)
+            break
+        except (requests.ConnectionError, requests.Timeout):
+            time.sleep(0.1)
+    return process, endpoint

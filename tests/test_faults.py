@@ -36,6 +36,7 @@ import requests
 import xarray as xr
 
 import weatherdata
+from tests.helpers import start_moto_server
 from tests.test_publish import PRODUCTS, inputs
 from weatherdata.cli import main
 from weatherdata.errors import PublishError
@@ -540,27 +541,7 @@ class FaultProxy:
 @pytest.fixture(scope="module")
 def s3_endpoint():
     """moto's S3 server on localhost (as tests/test_s3.py), with a bucket."""
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from moto.server import main; main()",
-            "-p",
-            str(port),
-            "-H",
-            "127.0.0.1",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            requests.get(endpoint, timeout=2)
-            break
-        except (requests.ConnectionError, requests.Timeout):
-            time.sleep(0.1)
+    process, endpoint = start_moto_server()
     import s3fs
 
     s3fs.S3FileSystem(**_options(endpoint)).mkdir(BUCKET)

@@ -3,16 +3,13 @@ as s3fs's own test-suite does)."""
 
 import json
 import socket
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
-import requests
 import xarray as xr
 
 import weatherdata
+from tests.helpers import start_moto_server
 from tests.test_publish import PRODUCTS, inputs
 from weatherdata.errors import PublishError
 from weatherdata.publication import publish
@@ -26,27 +23,7 @@ def _free_port():
 
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory):
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from moto.server import main; main()",
-            "-p",
-            str(port),
-            "-H",
-            "127.0.0.1",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            requests.get(endpoint, timeout=2)
-            break
-        except (requests.ConnectionError, requests.Timeout):
-            time.sleep(0.1)
+    process, endpoint = start_moto_server()
     options = {
         "key": "testing",
         "secret": "testing",

@@ -22,6 +22,7 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from tests.test_catalog import ENTRY as MINIMAL_ENTRY
 from weatherdata.catalog import load_catalog
 from weatherdata.errors import CatalogError, WeatherdataError
 from weatherdata.ingest import normalize_dataset
@@ -166,13 +167,9 @@ def test_normalizer_gives_canonical_data_or_a_clear_error(raw):
 
 # -- the catalog loader ---------------------------------------------------------------
 
+# The minimal entry of tests/test_catalog.py with every optional field filled in.
 ENTRY = {
-    "id": "wind_speed_test",
-    "family": "observation",
-    "name": {"en": "Wind speed", "zh": "风速"},
-    "description": "test",
-    "recipe": "observation.wind:wind_speed",
-    "inputs": {"eastward_wind": "eastward_wind_10m", "northward_wind": "northward_wind_10m"},
+    **MINIMAL_ENTRY,
     "parameters": {
         "threshold": {
             "value": "10.8 m s-1",
@@ -181,7 +178,6 @@ ENTRY = {
             "reason": "a test threshold",
         }
     },
-    "units": "m s-1",
     "cf": {"standard_name": "wind_speed"},
     "time": {"kind": "rolling_window", "window": "3 h"},
     "categories": [

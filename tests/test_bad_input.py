@@ -628,13 +628,35 @@ def test_any_dimension_order_gives_the_same_store(tmp_path, capfd):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="known bug: publishing every product the inputs allow from less than a day of "
-    "observations fails in a period recipe (products/service/_sector.py period_index: "
-    "xclim resample of an empty series) instead of skipping that product",
-)
 def test_publish_everything_from_less_than_a_day(tmp_path, capfd):
+    """Six hours of temperature: hourly products are published, the daily ones (and the
+    products built on them) are skipped with the reason, also when asked for by name;
+    ``derive`` asked for one raises, naming the product and the record."""
+    from weatherdata.ingest import open_observations
+    from weatherdata.publication import publish as publish_products
+
     path = observation_file(tmp_path / "obs.nc")
-    main(["publish", str(path), "--root", str(tmp_path / "p")])
+    assert main(["publish", str(path), "--root", str(tmp_path / "p")]) == 0
+    out = capfd.readouterr().out
+    published = {p.stem for p in (tmp_path / "p").glob("*/*.zarr")}
+    assert "temperature_2m" in published
+    assert "daily_maximum_temperature" not in published
+    assert "skipped" in out and "no complete beijing_20_20 day in the record" in out
+    summary = publish_products(open_observations(path), tmp_path / "q")
+    assert {s.product for s in summary.stores} == published
+    assert "no complete" in summary.skipped["daily_maximum_temperature"]
+    dependents = [p for p, why in summary.skipped.items() if why.startswith("needs daily_")]
+    assert dependents, summary.skipped
+    # Asked for by name (an hourly job before the first day ends): not an error, the
+    # product waits for its first complete day and the summary says so.
+    arguments = ["--root", str(tmp_path / "r"), "--products", "daily_maximum_temperature"]
+    assert main(["publish", str(path), *arguments]) == 0
+    out = capfd.readouterr().out
+    assert "skipped 1 products" in out and "daily_maximum_temperature" in out
+    assert not list((tmp_path / "r").glob("*/*.zarr"))
+    # derive() asked for it by name raises, naming the product and the record
+    from weatherdata import derive
+    from weatherdata.errors import InsufficientDataError
+
+    with pytest.raises(InsufficientDataError, match=r"daily_maximum_temperature: .*no complete"):
+        derive(open_observations(path), ["daily_maximum_temperature"])

@@ -133,6 +133,10 @@ class ProductEntry(_Strict):
     valid_range: tuple[float, float] | None = None
     references: list[str] = Field(default_factory=list)
     local_rule: bool = False
+    #: Where the product is missing by definition, as a short phrase that follows "missing
+    #: where" (e.g. "850 hPa is below the ground"). Such products have missing cells in
+    #: healthy data, so ``weatherdata status`` does not judge their completeness cell by cell.
+    undefined_where: str | None = None
 
     @field_validator("units")
     @classmethod
@@ -172,7 +176,12 @@ class ProductEntry(_Strict):
             raise CatalogError(f"product {self.id}: recipe {self.recipe!r} not found") from exc
 
     def entry_hash(self) -> str:
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        # An optional key left unset is not part of the hash: adding one to the schema
+        # leaves the hash of every entry that does not use it unchanged.
+        unset = {"undefined_where"} if self.undefined_where is None else set()
+        text = json.dumps(
+            self.model_dump(mode="json", exclude=unset), sort_keys=True, ensure_ascii=False
+        )
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -319,6 +319,14 @@ def publish(
             store.action,
         )
     console.print(table)
+    if summary.skipped:
+        by_reason: dict[str, list[str]] = {}
+        for product_id, reason in sorted(summary.skipped.items()):
+            by_reason.setdefault(reason, []).append(product_id)
+        console.print(f"skipped {len(summary.skipped)} products the inputs do not allow:")
+        for reason, ids in sorted(by_reason.items(), key=lambda item: -len(item[1])):
+            shown = ", ".join(ids[:6]) + (f" and {len(ids) - 6} more" if len(ids) > 6 else "")
+            console.print(f"  {reason}: {shown}", highlight=False, soft_wrap=True)
     console.print(
         f"{len(summary.stores)} stores, {summary.total_bytes / 1e6:.1f} MB in {time.monotonic() - started:.1f} s. "
         f"STAC catalog: {Path(root) / 'catalog.json'}\n"
@@ -364,51 +372,76 @@ def status(
     stale_after: Annotated[
         str | None,
         typer.Option(
-            help="Flag products whose latest complete time is older than this before the newest (e.g. '2 h'); exit 1 if any"
+            help="Flag products whose data end more than this before the newest observation "
+            "(daily products: the last day boundary; forecasts: the newest run) (e.g. '2 h'); "
+            "exit 1 if any"
         ),
     ] = None,
 ):
-    """Latest valid time and latest complete valid time per published product."""
+    """Latest valid time and latest complete valid time per published product.
+
+    A daily product shows the END of its last (complete) day, and is judged against the last
+    day boundary at or before the newest observation; a forecast store is judged against the
+    newest run among the root's forecast stores. "n/a": not checked (the catalog declares the
+    product missing by definition in places, so it is judged on its last step; or the store
+    has no time axis, e.g. `period`).
+    """
     import numpy as np
 
-    from .compute import to_timedelta
     from .publication import status as product_status
 
     if not root.is_dir():
         raise WeatherdataError(f"{root}: not a directory")
-    rows = product_status(root)
+    rows = product_status(root, stale_after=stale_after)
     if not rows:
         raise WeatherdataError(f"{root}: no published products")
-    newest = max(np.datetime64(r.last_time.rstrip("Z")) for r in rows if r.last_time)
-    limit = to_timedelta(stale_after) if stale_after else None
-    table = Table(title=f"{len(rows)} products in {root}")
+
+    def shown(row, time: str | None) -> str | None:
+        if time is None or row.time_dimension != "day":
+            return time
+        end = np.datetime64(time.rstrip("Z"), "s") + np.timedelta64(1, "D")
+        return np.datetime_as_string(end, unit="s") + "Z"
+
+    table = Table(
+        title=f"{len(rows)} products in {root}",
+        caption="steps in days: last and last complete are the END of the day (its label + "
+        "24 h); n/a: not checked (missing by definition in places, or no time axis)",
+    )
     for column in ("product", "family", "first", "last", "last complete", "steps", "state"):
         table.add_column(column)
-    stale = 0
+    counted = {"day": "days", "init_time": "runs"}
     for row in rows:
-        state = "ok"
-        if limit is not None:
-            complete = (
-                np.datetime64(row.last_complete_time.rstrip("Z"))
-                if row.last_complete_time
-                else None
-            )
-            if complete is None or newest - complete > np.timedelta64(limit):
-                state = "[red]stale[/red]"
-                stale += 1
+        if row.stale is None:
+            state = "n/a" if stale_after and row.time_dimension is None else "ok"
+        else:
+            state = "[red]stale[/red]" if row.stale else "ok"
+        if not row.completeness_checked:
+            complete = "n/a"
+        else:
+            complete = shown(row, row.last_complete_time) or "none"
         table.add_row(
             row.product,
             row.family,
             row.first_time or "",
-            row.last_time or "",
-            row.last_complete_time or "none",
-            str(row.time_steps),
+            shown(row, row.last_time) or "",
+            complete,
+            f"{row.time_steps} {counted.get(row.time_dimension, '')}".strip(),
             state,
         )
     console.print(table)
+    stale = [row for row in rows if row.stale]
     if stale:
+        references = {
+            f"the newest {what} {row.reference_time}"
+            for row in stale
+            for axis, what in (("time", "observation"), ("init_time", "forecast run"))
+            if row.time_dimension == axis
+        }
+        if any(row.time_dimension == "day" for row in stale):
+            references.add("the last day boundary")
         errors.print(
-            f"{stale} stale product(s) (latest complete time more than {stale_after} before {newest})"
+            f"{len(stale)} stale product(s) (data ending more than {stale_after} before "
+            f"{' / '.join(sorted(references))})"
         )
         raise typer.Exit(1)
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pint
 import xarray as xr
 
-from .errors import InputError
+from .errors import InputError, InsufficientDataError
 from .units import ensure_registry, parse_quantity, parse_units, unit_registry
 
 __all__ = [
@@ -120,7 +120,9 @@ def time_step(data: xr.DataArray, dim: str | None = None) -> pd.Timedelta:
     dim = dim or time_dimension(data)
     values = data[dim].values
     if values.size < 2:
-        raise InputError(f"{data.name or 'input'}: a time window needs at least two time steps")
+        raise InsufficientDataError(
+            f"{data.name or 'input'}: a time window needs at least two time steps"
+        )
     steps = np.unique(np.diff(values))
     if steps.size != 1:
         raise InputError(
@@ -296,6 +298,12 @@ def daily(
     )
     sizes = stamped[dim].resample({dim: "1D"}, offset=offset, label="left").count()
     full = (sizes == per_day).values
+    if not full.any():
+        times = pd.DatetimeIndex(data[dim].values)
+        raise InsufficientDataError(
+            f"{data.name or 'input'}: no complete {day} day in the record "
+            f"({times[0]:%Y-%m-%dT%H:%M}Z to {times[-1]:%Y-%m-%dT%H:%M}Z)"
+        )
     out = out.isel({dim: np.flatnonzero(full)})
     if counts is not None:
         out = out.where(counts.isel({dim: np.flatnonzero(full)}) == per_day)

@@ -338,6 +338,13 @@ def _product_page(
         _text(entry.description),
         "",
     ]
+    if entry.undefined_where:
+        lines += [
+            f"**Missing values**: by definition where {_text(entry.undefined_where)} (stored as "
+            "attribute `weatherdata_undefined_where`; `weatherdata status` judges this product "
+            "on its last time step, not cell by cell).",
+            "",
+        ]
     unverified = _unverified(entry)
     if unverified:
         lines += [

@@ -20,7 +20,7 @@ import xarray as xr
 from . import _pickling
 from ._version import __version__
 from .catalog import Catalog, ProductEntry, parameter_value, shipped_catalog
-from .errors import CatalogError, InputError, UnitsError
+from .errors import CatalogError, InputError, InsufficientDataError, UnitsError
 from .units import convert_dataarray, ensure_registry, parse_units
 from .variables import canonical_variables
 
@@ -209,6 +209,8 @@ def derive(
     parameters: Mapping[str, Mapping[str, Any]] | None = None,
     catalog: Catalog | None = None,
     skip_missing: bool = False,
+    skip_insufficient: bool | None = None,
+    skipped: dict[str, str] | None = None,
     _as_arrays: bool = False,
 ) -> xr.Dataset:
     """Derive products from canonical inputs, lazily.
@@ -227,6 +229,12 @@ def derive(
         {"yellow_threshold": "36 degC"}}``); units are checked against the catalog.
     skip_missing
         Drop products whose inputs are absent instead of raising.
+    skip_insufficient
+        Drop products whose record is too short for them (no complete day, a single time
+        step for a window: :class:`~weatherdata.errors.InsufficientDataError`) instead of
+        raising. Default: like ``skip_missing`` (and on when ``products`` is None).
+    skipped
+        A dict filled with ``{product_id: reason}`` for every requested product dropped.
 
     Returns
     -------
@@ -242,11 +250,15 @@ def derive(
             raise CatalogError(f"{pid!r} is an internal intermediate, not a published product")
     for pid in parameters or {}:
         catalog[pid]
+    reasons: dict[str, str] = {}
     lacking = missing_inputs(catalog, catalog.closure(requested), observations, forecast)
     if lacking:
         if skip_missing or products is None:
-            blocked = {pid for pid in requested if set(catalog.closure([pid])) & set(lacking)}
-            requested = [pid for pid in requested if pid not in blocked]
+            for pid in requested:
+                needs = sorted({v for dep in catalog.closure([pid]) for v in lacking.get(dep, ())})
+                if needs:
+                    reasons[pid] = f"missing input(s) {', '.join(needs)}"
+            requested = [pid for pid in requested if pid not in reasons]
         else:
             names = sorted({v for vs in lacking.values() for v in vs})
             affected = sorted(
@@ -276,9 +288,21 @@ def derive(
             checked[key] = _check_canonical(observations[name], name)
         return checked[key]
 
+    tolerant = skip_insufficient
+    if tolerant is None:
+        tolerant = skip_missing or products is None
+    unavailable: dict[str, str] = {}  # computed id -> why it could not be
     for pid in catalog.closure(requested):
         entry = catalog[pid]
         function = entry.recipe_function()
+        blocked_by = [
+            ref for ref in entry.inputs.values() if catalog.split_reference(ref)[1] in unavailable
+        ]
+        if blocked_by:
+            name = catalog.split_reference(blocked_by[0])[1]
+            cause = unavailable[name]
+            unavailable[pid] = cause if cause.startswith("needs ") else f"needs {name}: {cause}"
+            continue
         arguments = {arg: fetch(ref) for arg, ref in entry.inputs.items()}
         values = _resolve_parameters(entry, (parameters or {}).get(pid))
         accepted = inspect.signature(function).parameters
@@ -292,7 +316,14 @@ def derive(
                 f"product {pid}: recipe {entry.recipe} takes no parameter {unknown[0]!r}"
             )
         recipe_calls[pid] += 1
-        computed[pid] = _finish(entry, function(**arguments, **values), catalog)
+        try:
+            result = function(**arguments, **values)
+        except InsufficientDataError as exc:
+            if not tolerant:
+                raise InsufficientDataError(f"product {pid}: {exc}") from None
+            unavailable[pid] = str(exc)
+            continue
+        computed[pid] = _finish(entry, result, catalog)
         if (
             step is not None
             and entry.time.kind in ("rolling_window", "daily", "period")
@@ -300,6 +331,10 @@ def derive(
         ):
             computed[pid].attrs["weatherdata_input_time_step"] = step
 
+    reasons.update({pid: unavailable[pid] for pid in requested if pid in unavailable})
+    requested = [pid for pid in requested if pid not in unavailable]
+    if skipped is not None:
+        skipped.update(reasons)
     arrays = {pid: computed[pid] for pid in requested}
     if _as_arrays:
         return arrays

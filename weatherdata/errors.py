@@ -16,6 +16,12 @@ class InputError(WeatherdataError):
     """An input file or dataset is unreadable, incomplete or inconsistent."""
 
 
+class InsufficientDataError(InputError):
+    """The input is valid but covers too little time for a product (no complete day, a
+    single time step for a window). Publishing "everything the inputs allow" skips such
+    products and says why; asking for one explicitly raises this error."""
+
+
 class UnitsError(InputError):
     """Units are missing or cannot be converted to the canonical units."""
 

@@ -403,6 +403,8 @@ def _product_dataset(
     derived: dict[str, xr.DataArray], entry: ProductEntry, provenance: dict
 ) -> xr.Dataset:
     variable = derived[entry.id]
+    if entry.undefined_where:  # missing by definition in places (the catalog says where)
+        variable = variable.assign_attrs(weatherdata_undefined_where=entry.undefined_where)
     data = variable.to_dataset()
     data = data.drop_vars([c for c in data.coords if c not in variable.coords])
     # Coordinates are small: load lazy ones (e.g. a forecast's reference time per
@@ -429,9 +431,10 @@ def _product_dataset(
 
 
 def _derive_for_publication(
-    observations, products, forecast, parameters, catalog, since, until, input_files
+    observations, products, forecast, parameters, catalog, since, until, input_files, skipped
 ):
-    """The products to write (each on its own axes, cut to the time range) and provenance."""
+    """The products to write (each on its own axes, cut to the time range) and provenance;
+    ``skipped`` is filled with the products the inputs do not allow and why."""
     derived = derive_arrays(
         observations,
         products,
@@ -439,6 +442,10 @@ def _derive_for_publication(
         parameters=parameters,
         catalog=catalog,
         skip_missing=products is None,
+        # Too short a record is not an error in an hourly run: the product waits for
+        # its first complete day (or window) and the summary says so.
+        skip_insufficient=True,
+        skipped=skipped,
     )
     now = dt.datetime.now(dt.UTC)
     provenance = {
@@ -617,7 +624,15 @@ def publish(
     root = Path(root)
     summary = PublishSummary(root=str(root))
     derived, provenance = _derive_for_publication(
-        observations, products, forecast, parameters, catalog, since, until, input_files
+        observations,
+        products,
+        forecast,
+        parameters,
+        catalog,
+        since,
+        until,
+        input_files,
+        summary.skipped,
     )
     with publisher_lock(root, wait=wait), _clean_up_on_failure(root, catalog):
         writes, plans = [], []
@@ -890,52 +905,143 @@ def open_published(root: str | Path, product_id: str, catalog: Catalog | None = 
 
 @dataclass
 class ProductStatus:
+    """One published store as ``weatherdata status`` sees it.
+
+    Times are ISO labels of the store's time axis (UTC): an hour for ``time``, a run's
+    initialisation for ``init_time``, and the day's START for ``day`` (the day is complete
+    24 h later; ``covered_until`` holds its end).
+    """
+
     product: str
     family: str
     first_time: str | None
     last_time: str | None
+    #: the last step without a missing cell (None: no such step, or not checked)
     last_complete_time: str | None
     time_steps: int
+    #: ``time``, ``day`` or ``init_time``; None for a store without one (``period``, static)
+    time_dimension: str | None = None
+    #: False when completeness is not judged cell by cell: the catalog declares the product
+    #: missing by definition in places (``undefined_where``), or the store has no time axis
+    completeness_checked: bool = True
+    #: the end of what the stale check credits the product with: its last complete step (the
+    #: end of the last complete day for daily products), or its last step when completeness
+    #: is not checked
+    covered_until: str | None = None
+    #: what ``covered_until`` is compared with: the newest observation time of the root
+    #: (``time``), the last day boundary at or before it (``day``), or the newest run among
+    #: the root's forecast stores (``init_time``)
+    reference_time: str | None = None
+    #: ``reference_time − covered_until > stale_after``; None when not judged
+    stale: bool | None = None
 
 
-def status(root: str | Path, catalog: Catalog | None = None) -> list[ProductStatus]:
-    """The latest valid time and the latest *complete* time (no missing cells) per store."""
-    catalog = catalog or shipped_catalog()
-    root = Path(root)
-    out = []
-    for entry in _published_entries(root, catalog):
-        data = xr.open_zarr(store_path(root, entry), consolidated=True, zarr_format=3, chunks={})
+_DAY = np.timedelta64(1, "D")
+
+
+def _datetime(text: str | None):
+    return np.datetime64(text.rstrip("Z"), "s") if text else None
+
+
+def _last_complete(variable: xr.DataArray, time_dim: str, times: np.ndarray):
+    """The last step of ``time_dim`` without a missing cell (walking back one chunk at a
+    time from the end: usually one chunk is read), or None."""
+    step = max(1, (variable.encoding.get("chunks") or (len(times),))[variable.dims.index(time_dim)])
+    end = len(times)
+    while end > 0:
+        start = max(0, end - step)
+        block = variable.isel({time_dim: slice(start, end)}).notnull()
+        full = block.all([d for d in variable.dims if d != time_dim]).values
+        hits = np.flatnonzero(full)
+        if hits.size:
+            return times[start + hits[-1]]
+        end = start
+    return None
+
+
+def _store_status(root: Path, entry: ProductEntry) -> ProductStatus:
+    with xr.open_zarr(store_path(root, entry), consolidated=True, zarr_format=3, chunks={}) as data:
         variable = data[entry.id]
         time_dim = _time_dimension(variable)
         if time_dim is None:
-            out.append(ProductStatus(entry.id, entry.family, None, None, None, 1))
-            continue
+            return ProductStatus(entry.id, entry.family, None, None, None, 1, None, False)
         times = data[time_dim].values
-        complete = None
-        # Walk back from the end one chunk at a time: usually one chunk is read.
-        step = max(
-            1, (variable.encoding.get("chunks") or (len(times),))[variable.dims.index(time_dim)]
+        checked = entry.undefined_where is None
+        complete = _last_complete(variable, time_dim, times) if checked and times.size else None
+        judged = complete if checked else (times.max() if times.size else None)
+        covered = None
+        if judged is not None:
+            covered = np.datetime64(judged, "s")
+            covered += _DAY if time_dim == "day" else np.timedelta64(0, "s")
+        return ProductStatus(
+            entry.id,
+            entry.family,
+            _iso(times.min()) if times.size else None,
+            _iso(times.max()) if times.size else None,
+            _iso(complete) if complete is not None else None,
+            len(times),
+            time_dim,
+            checked,
+            _iso(covered) if covered is not None else None,
         )
-        end = len(times)
-        while end > 0 and complete is None:
-            start = max(0, end - step)
-            block = variable.isel({time_dim: slice(start, end)}).notnull()
-            full = block.all([d for d in variable.dims if d != time_dim]).values
-            hits = np.flatnonzero(full)
-            if hits.size:
-                complete = _iso(times[start + hits[-1]])
-            end = start
-        out.append(
-            ProductStatus(
-                entry.id,
-                entry.family,
-                _iso(times.min()) if times.size else None,
-                _iso(times.max()) if times.size else None,
-                complete,
-                len(times),
-            )
-        )
-    return out
+
+
+def _judge(rows: list[ProductStatus], stale_after) -> None:
+    """Set ``reference_time`` and ``stale`` of each row with a time axis.
+
+    Hourly stores are compared with the newest observation time of the root (the latest
+    ``time`` label of its stores). A daily store can be complete only up to the last day
+    boundary at or before that time (boundaries at the hour of its labels: 12 UTC for
+    20–20 Beijing days), so it is compared with that boundary. Forecast stores are compared
+    with the newest run among the root's forecast stores. Stores without a time axis are
+    not judged.
+    """
+    from .compute import to_timedelta
+
+    if not isinstance(stale_after, dt.timedelta | np.timedelta64):
+        stale_after = to_timedelta(stale_after)
+    limit = np.timedelta64(stale_after)
+    ends = {
+        axis: [_datetime(r.last_time) for r in rows if r.time_dimension == axis and r.last_time]
+        for axis in TIME_DIMENSIONS
+    }
+    day_ends = [end + _DAY for end in ends["day"]]
+    newest_observation = max(ends["time"] or day_ends, default=None)
+    newest_run = max(ends["init_time"], default=None)
+    for row in rows:
+        if row.time_dimension is None:
+            continue
+        if row.time_dimension == "init_time":
+            reference = newest_run
+        elif row.time_dimension == "day":
+            reference = newest_observation
+            if row.last_time is not None and reference is not None:
+                label = _datetime(row.last_time)
+                offset = label - label.astype("M8[D]")  # the hour of the labels (12 h: 20–20 BJT)
+                reference = (reference - offset).astype("M8[D]").astype("M8[s]") + offset
+        else:
+            reference = newest_observation
+        covered = _datetime(row.covered_until)
+        row.reference_time = _iso(reference) if reference is not None else None
+        row.stale = covered is None or (reference is not None and reference - covered > limit)
+
+
+def status(
+    root: str | Path, catalog: Catalog | None = None, stale_after=None
+) -> list[ProductStatus]:
+    """The latest valid time and the latest *complete* time (no missing cell) per store.
+
+    With ``stale_after`` (``"2 h"``, a timedelta), each store with a time axis is also
+    judged: stale when what it covers ends more than that before the root's reference time
+    for its axis (see :class:`ProductStatus`). Products the catalog declares missing by
+    definition in places (``undefined_where``) are judged on their last step only.
+    """
+    catalog = catalog or shipped_catalog()
+    root = Path(root)
+    rows = [_store_status(root, entry) for entry in _published_entries(root, catalog)]
+    if stale_after is not None:
+        _judge(rows, stale_after)
+    return rows
 
 
 # -- remote roots (S3 and other object stores, through fsspec) ----------------------
@@ -1159,7 +1265,15 @@ def _publish_remote(
     root = root.rstrip("/")
     summary = PublishSummary(root=root)
     derived, provenance = _derive_for_publication(
-        observations, products, forecast, parameters, catalog, since, until, input_files
+        observations,
+        products,
+        forecast,
+        parameters,
+        catalog,
+        since,
+        until,
+        input_files,
+        summary.skipped,
     )
     with _remote_failure(root, summary), _remote_lock(fs, root, wait):
         try:

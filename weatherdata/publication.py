@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dask
+import dask.array
 import dask.callbacks
 import numpy as np
 import xarray as xr
@@ -564,6 +565,43 @@ class _TaskProgress(dask.callbacks.Callback):
             self.report("compute", self.done, self.total)
 
 
+def _create_store(data: xr.Dataset, name: str, target, **to_zarr_arguments) -> tuple:
+    """Create (or extend, ``mode="a"``) the store at ``target`` now — metadata and the
+    in-memory coordinates — and return ``(source, array, region)``: the encoded Dask data
+    of ``name`` and where it goes, for the one ``dask.array.store`` of the whole publish.
+
+    Why not ``to_zarr(compute=False)`` per store: xarray wraps each store's write in a
+    Delayed, which materializes and optimizes that store's whole upstream graph, so the
+    shared inputs and intermediates were optimized again for every product (0.1 s per
+    store: 26 s of the 0.5° demo's 52 s of store planning). Here ``to_zarr`` writes a
+    placeholder (never computed) to lay out the arrays exactly as xarray does, and the
+    data is encoded exactly as ``to_zarr`` would (``_FillValue``, dtype) by xarray's own
+    Zarr variable encoder.
+    """
+    from xarray.backends.zarr import encode_zarr_variable
+
+    variable = data[name]
+    placeholder = dask.array.zeros(variable.shape, chunks=variable.chunks, dtype=variable.dtype)
+    layout = data.assign({name: variable.copy(data=placeholder)})
+    layout.to_zarr(target, consolidated=False, zarr_format=3, compute=False, **to_zarr_arguments)
+    array = zarr.open_array(store=str(target), path=name, mode="r+", zarr_format=3)
+    encoded = variable.variable.copy(deep=False)
+    if to_zarr_arguments.get("mode") == "a":
+        # appended values are encoded exactly as the store's (what to_zarr does)
+        with xr.open_zarr(target, consolidated=False, zarr_format=3, chunks=None) as stored:
+            encoded.encoding = dict(stored[name].encoding)
+    else:
+        encoded.encoding = dict((to_zarr_arguments.get("encoding") or {}).get(name) or {})
+    encoded = encode_zarr_variable(encoded, name=name, zarr_format=3)
+    region = tuple(
+        slice(array.shape[axis] - encoded.shape[axis], array.shape[axis])
+        if dim == to_zarr_arguments.get("append_dim")
+        else slice(None)
+        for axis, dim in enumerate(variable.dims)
+    )
+    return encoded.data, array, region
+
+
 def publish(
     observations: xr.Dataset | None,
     root: str | Path,
@@ -650,25 +688,10 @@ def publish(
                 # Coordinates without the time dimension are already in the copy: leave
                 # their (hard-linked) chunks alone.
                 data = data.drop_vars([c for c in data.coords if time_dim not in data[c].dims])
-                delayed = data.to_zarr(
-                    target,
-                    mode="a",
-                    append_dim=time_dim,
-                    consolidated=True,
-                    zarr_format=3,
-                    compute=False,
-                )
+                writes.append(_create_store(data, entry.id, target, mode="a", append_dim=time_dim))
             else:
                 data = _chunk_like_encoding(data, entry, encoding)
-                delayed = data.to_zarr(
-                    target,
-                    mode="w-",
-                    encoding=encoding,
-                    consolidated=True,
-                    zarr_format=3,
-                    compute=False,
-                )
-            writes.append(delayed)
+                writes.append(_create_store(data, entry.id, target, mode="w-", encoding=encoding))
             plans.append((entry, action, target, time_dim))
             if progress:
                 progress("prepare", index + 1, len(ids))
@@ -679,7 +702,12 @@ def publish(
             # zarr-python notes that consolidated metadata is its own v3 extension;
             # we publish it deliberately (one metadata request per store).
             warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
-            dask.compute(*writes)
+            sources, targets, regions = zip(*writes, strict=True) if writes else ((), (), ())
+            dask.compute(
+                dask.array.store(
+                    list(sources), list(targets), regions=list(regions), lock=False, compute=False
+                )
+            )
         for _entry, _action, target, _ in plans:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
@@ -692,8 +720,10 @@ def publish(
             link = store_path(root, entry)
             relative = os.path.relpath(target, link.parent)
             _atomic_symlink(link, relative)
-            published = xr.open_zarr(link, consolidated=True, zarr_format=3, chunks={})
-            steps = int(published.sizes.get(time_dim, 1)) if time_dim else 1
+            steps = 1
+            if time_dim:
+                array = zarr.open_array(store=str(target), path=entry.id, mode="r", zarr_format=3)
+                steps = int(array.shape[list(array.metadata.dimension_names).index(time_dim)])
             summary.stores.append(
                 StoreSummary(
                     entry.id, entry.family, str(link), steps, _directory_bytes(target), action
@@ -716,27 +746,47 @@ def _published_entries(root: Path, catalog: Catalog) -> list[ProductEntry]:
 
 
 def _describe_store(location, entry: ProductEntry, storage_options=None) -> dict:
-    with xr.open_zarr(
-        location, consolidated=True, zarr_format=3, chunks={}, storage_options=storage_options
-    ) as data:
-        latitude = data["latitude"].values if "latitude" in data.coords else np.array([-90.0, 90.0])
-        longitude = (
-            data["longitude"].values if "longitude" in data.coords else np.array([-180.0, 180.0])
-        )
-        time_dim = _time_dimension(data[entry.id])
-        times = data[time_dim].values if time_dim else np.array([], dtype="datetime64[s]")
-        return {
-            "bbox": [
-                float(np.nanmin(longitude)),
-                float(np.nanmin(latitude)),
-                float(np.nanmax(longitude)),
-                float(np.nanmax(latitude)),
-            ],
-            "start": _iso(times.min()) if times.size else None,
-            "end": _iso(times.max()) if times.size else None,
-            "dimensions": list(data[entry.id].dims),
-            "shape": [int(n) for n in data[entry.id].shape],
-        }
+    """Bounding box, time range, dimensions and shape of a published store, for STAC.
+
+    Read with zarr from the consolidated metadata and the coordinate arrays only: opening
+    the store with xarray decoded every variable's metadata and times (~25 ms a store,
+    6 s of a 243-product publish); only the time coordinate is decoded here, with
+    xarray's CF decoder.
+    """
+    group = zarr.open_group(
+        store=str(location),
+        mode="r",
+        zarr_format=3,
+        use_consolidated=True,
+        storage_options=storage_options if is_remote(location) else None,
+    )
+    variable = group[entry.id]
+    dims = list(variable.metadata.dimension_names or ())
+
+    def coordinate(name, fallback):
+        return np.asarray(group[name][...], dtype="float64") if name in group else fallback
+
+    latitude = coordinate("latitude", np.array([-90.0, 90.0]))
+    longitude = coordinate("longitude", np.array([-180.0, 180.0]))
+    time_dim = next((d for d in dims if d in TIME_DIMENSIONS), None)
+    times = np.array([], dtype="datetime64[s]")
+    if time_dim and time_dim in group and variable.shape[dims.index(time_dim)]:
+        stored = group[time_dim]
+        attributes = {k: v for k, v in stored.attrs.items() if k in ("units", "calendar")}
+        encoded = xr.Dataset({time_dim: (time_dim, stored[...], attributes)})
+        times = xr.decode_cf(encoded)[time_dim].values
+    return {
+        "bbox": [
+            float(np.nanmin(longitude)),
+            float(np.nanmin(latitude)),
+            float(np.nanmax(longitude)),
+            float(np.nanmax(latitude)),
+        ],
+        "start": _iso(times.min()) if times.size else None,
+        "end": _iso(times.max()) if times.size else None,
+        "dimensions": dims,
+        "shape": [int(n) for n in variable.shape],
+    }
 
 
 def build_stac(stores: dict[str, tuple[ProductEntry, str, dict]]) -> dict[str, dict]:

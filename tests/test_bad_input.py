@@ -660,3 +660,29 @@ def test_publish_everything_from_less_than_a_day(tmp_path, capfd):
 
     with pytest.raises(InsufficientDataError, match=r"daily_maximum_temperature: .*no complete"):
         derive(open_observations(path), ["daily_maximum_temperature"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("days", [1, 2, 3])
+def test_publish_everything_from_a_few_days_of_the_demo(tmp_path, days):
+    """With one, two or three days of the demo (none, one or two complete days), every
+    product is either published or skipped with a reason about the record's length (xclim
+    infers the sampling frequency from three dates; day-to-day changes need two days)."""
+    import weatherdata
+    from weatherdata.catalog import shipped_catalog
+    from weatherdata.demo import write_demo
+    from weatherdata.publication import publish as publish_products
+
+    write_demo(tmp_path / "input", resolution=0.5, days=days)
+    observations, forecast = weatherdata.open_inputs(tmp_path / "input")
+    summary = publish_products(observations, tmp_path / "p", forecast=forecast)
+    published = {store.product for store in summary.stores}
+    assert published | set(summary.skipped) == set(shipped_catalog().products)
+    assert not published & set(summary.skipped)
+    for product, reason in summary.skipped.items():
+        assert re.search(r"complete day\(s\)|no complete .* day|two time steps", reason), (
+            product,
+            reason,
+        )
+    assert "temperature_2m" in published and "heat_warning_signal" in published
+    assert (days >= 2) == ("daily_maximum_temperature" in published)

@@ -261,6 +261,17 @@ DAY_DEFINITIONS = {
 }
 
 
+def require_days(daily_data: xr.DataArray, minimum: int = 3, why: str = "") -> None:
+    """Raise :class:`InsufficientDataError` when a daily product has fewer than ``minimum``
+    days (xclim's indices infer the sampling frequency from three dates)."""
+    days = daily_data.sizes.get("day", 0)
+    if days < minimum:
+        raise InsufficientDataError(
+            f"{daily_data.name or 'input'}: {days} complete day(s) in the record; "
+            f"{why or 'the index'} needs at least {minimum}"
+        )
+
+
 def daily(
     data: xr.DataArray, how: str = "mean", *, day: str = "beijing_20_20", complete: bool = True
 ) -> xr.DataArray:

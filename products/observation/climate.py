@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from weatherdata.compute import rolling_window, to_timedelta, with_units
+from weatherdata.compute import require_days, rolling_window, to_timedelta, with_units
 from weatherdata.errors import InputError
 from weatherdata.units import convert_dataarray
 
@@ -97,6 +97,7 @@ def precipitation_anomaly_percentage(precipitation, climatology, window):
 
 
 def _spell(precipitation, threshold, period, index_name, operator):
+    require_days(precipitation)  # xclim infers the sampling frequency from three dates
     amounts = convert_dataarray(precipitation, "mm")
     series = amounts.rename(day="time").assign_coords(time=calendar_dates(amounts["day"]).values)
     series.attrs = {"units": "mm/d"}

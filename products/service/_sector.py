@@ -52,7 +52,7 @@ import pandas as pd
 import xarray as xr
 from scipy import special
 
-from weatherdata.compute import DAY_DEFINITIONS, quantity, with_units
+from weatherdata.compute import DAY_DEFINITIONS, quantity, require_days, with_units
 from weatherdata.errors import InputError
 from weatherdata.units import convert_dataarray, import_xclim
 
@@ -155,6 +155,7 @@ def as_series(daily: xr.DataArray, units: str, label: str | None = None) -> xr.D
     """A daily product as an xclim time series: dimension ``time`` holding calendar dates,
     values in ``units`` and the ``units`` attribute ``label`` (e.g. ``mm/d`` for daily
     amounts in ``mm``)."""
+    require_days(daily)  # xclim infers the sampling frequency from three dates
     values = convert_dataarray(daily, units)
     series = values.rename(day="time").assign_coords(time=calendar_dates(daily["day"]).values)
     series.attrs = {"units": label or units}

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from weatherdata.compute import quantity, with_units
+from weatherdata.compute import quantity, require_days, with_units
 from weatherdata.errors import InputError
 from weatherdata.units import convert_dataarray
 
@@ -357,6 +357,7 @@ def maximum_n_day_precipitation(precipitation, extended_precipitation, window, p
     Zhang, X. et al., 2011 (ETCCDI); xclim (Bourgault et al. 2023).
     """
     n = whole_days(window)
+    require_days(precipitation)  # xclim infers the sampling frequency from three dates
     days = precipitation["day"]
     dates = pd.DatetimeIndex(calendar_dates(days).values)
     span = pd.date_range(dates[0] - pd.Timedelta(days=n - 1), dates[-1], freq="D")

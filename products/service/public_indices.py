@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from weatherdata.compute import daily, quantity, rolling_window, with_units
+from weatherdata.compute import daily, quantity, require_days, rolling_window, with_units
 from weatherdata.units import convert_dataarray
 
 from .public_helpers import (
@@ -147,6 +147,7 @@ def common_cold_risk_level(
     maximum = _in(daily(temperature, "max", day=day_definition), "degC")
     minimum = _in(daily(temperature, "min", day=day_definition), "degC")
     humidity = _in(daily(relative_humidity, "mean", day=day_definition), "percent")
+    require_days(mean, 2, "the day-to-day change")
     previous = mean.shift(day=1)
     swing = flag(abs(mean - previous) >= _value(day_to_day_change, "K"), mean, previous)
     diurnal = flag(maximum - minimum >= _value(diurnal_range, "K"), maximum, minimum)

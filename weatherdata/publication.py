@@ -44,6 +44,7 @@ import dask.callbacks
 import numpy as np
 import xarray as xr
 import zarr
+import zarr.storage
 from zarr.codecs import BloscCodec
 
 from ._version import __version__
@@ -584,7 +585,10 @@ def _create_store(data: xr.Dataset, name: str, target, **to_zarr_arguments) -> t
     placeholder = dask.array.zeros(variable.shape, chunks=variable.chunks, dtype=variable.dtype)
     layout = data.assign({name: variable.copy(data=placeholder)})
     layout.to_zarr(target, consolidated=False, zarr_format=3, compute=False, **to_zarr_arguments)
-    array = zarr.open_array(store=str(target), path=name, mode="r+", zarr_format=3)
+    storage_options = to_zarr_arguments.get("storage_options")
+    array = zarr.open_array(
+        store=str(target), path=name, mode="r+", zarr_format=3, storage_options=storage_options
+    )
     encoded = variable.variable.copy(deep=False)
     if to_zarr_arguments.get("mode") == "a":
         # appended values are encoded exactly as the store's (what to_zarr does)
@@ -600,6 +604,14 @@ def _create_store(data: xr.Dataset, name: str, target, **to_zarr_arguments) -> t
         for axis, dim in enumerate(variable.dims)
     )
     return encoded.data, array, region
+
+
+def _write_all(writes: list[tuple]) -> None:
+    """Compute and write every product's data, ``(source, array, region)`` from
+    :func:`_create_store`, as one graph (shared inputs and intermediates optimized once)."""
+    if writes:
+        sources, targets, regions = (list(column) for column in zip(*writes, strict=True))
+        dask.compute(dask.array.store(sources, targets, regions=regions, lock=False, compute=False))
 
 
 def publish(
@@ -702,12 +714,7 @@ def publish(
             # zarr-python notes that consolidated metadata is its own v3 extension;
             # we publish it deliberately (one metadata request per store).
             warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
-            sources, targets, regions = zip(*writes, strict=True) if writes else ((), (), ())
-            dask.compute(
-                dask.array.store(
-                    list(sources), list(targets), regions=list(regions), lock=False, compute=False
-                )
-            )
+            _write_all(writes)
         for _entry, _action, target, _ in plans:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
@@ -1370,13 +1377,12 @@ def _publish_remote(
             for variable in data.variables.values():
                 variable.encoding = {}
             writes.append(
-                data.to_zarr(
+                _create_store(
+                    data,
+                    entry.id,
                     f"{root}/{href}",
                     mode="w-",
                     encoding=encoding,
-                    consolidated=True,
-                    zarr_format=3,
-                    compute=False,
                     storage_options=storage_options,
                 )
             )
@@ -1386,7 +1392,18 @@ def _publish_remote(
             _TaskProgress(progress) if progress else contextlib.nullcontext(),
         ):
             warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
-            dask.compute(*writes)
+            _write_all(writes)
+            for _entry, _action, href, _ in plans:  # metadata last: one request per store
+                location = f"{root}/{href}"
+                _retry(
+                    lambda location=location: zarr.consolidate_metadata(
+                        zarr.storage.FsspecStore.from_url(
+                            location, storage_options=storage_options, read_only=False
+                        ),
+                        zarr_format=3,
+                    ),
+                    what=f"consolidating {location}",
+                )
         stores = {}
         for product_id, previous in current.items():
             if product_id in catalog.products:

@@ -22,14 +22,15 @@ import argparse
 import asyncio
 import json
 import random
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.helpers import serving
 
 
 def chunk_files(root: Path, data_only: bool = False) -> list[tuple[str, int]]:
@@ -46,29 +47,6 @@ def chunk_files(root: Path, data_only: bool = False) -> list[tuple[str, int]]:
                 continue
             out.append((f"/{product['href']}/{relative.as_posix()}", path.stat().st_size))
     return sorted(out)
-
-
-def start_server(root: Path, log: Path, *extra: str) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    with open(log, "w") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "weatherdata", "serve", str(root), "--port", str(port), *extra],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        if process.poll() is not None:
-            raise SystemExit(f"weatherdata serve exited:\n{log.read_text()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process, url
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise SystemExit(f"weatherdata serve did not start:\n{log.read_text()}")
 
 
 async def client(index, url, chunks, deadline, latencies, errors, totals):
@@ -145,14 +123,10 @@ def main() -> None:
         if not chunks:
             raise SystemExit(f"{root}: no chunks to read")
         extra = ["--no-access-log"] if arguments.no_access_log else []
-        process, url = start_server(root, scratch / "serve.log", *extra)
-        try:
+        with serving(root, scratch / "serve.log", *extra) as url:
             latencies, errors, body_bytes, elapsed = asyncio.run(
                 load(url, chunks, arguments.clients, arguments.seconds)
             )
-        finally:
-            process.terminate()
-            process.wait(10)
         log_lines = (scratch / "serve.log").read_text().count("\n")
     sizes = np.array([size for _, size in chunks])
     requests = len(latencies) + len(errors)

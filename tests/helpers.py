@@ -7,9 +7,16 @@ Every product needs a reference-value test marked ``@pytest.mark.product("<id>")
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import dask.array as dask_array
 import numpy as np
 import pandas as pd
+import requests
 import xarray as xr
 
 import weatherdata
@@ -158,3 +165,38 @@ def start_moto_server(attempts: int = 300):
         except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.1)
     return process, endpoint
+
+
+@contextlib.contextmanager
+def serving(root: Path, log: Path, *extra: str):
+    """``weatherdata serve ROOT`` in its own process on a free port; yields the base URL.
+
+    The access log goes to ``log`` (a pipe nobody reads would fill and stall the server).
+    """
+    port = free_port()
+    with open(log, "w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "weatherdata", "serve", str(root), "--port", str(port), *extra],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            if process.poll() is not None:
+                raise RuntimeError(f"weatherdata serve exited: {log.read_text()}")
+            try:
+                requests.head(f"{url}/products.json", timeout=0.5)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError(f"weatherdata serve did not start: {log.read_text()}")
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

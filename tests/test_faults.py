@@ -36,7 +36,7 @@ import requests
 import xarray as xr
 
 import weatherdata
-from tests.helpers import start_moto_server
+from tests.helpers import free_port, start_moto_server
 from tests.test_publish import PRODUCTS, inputs
 from weatherdata.cli import main
 from weatherdata.errors import PublishError
@@ -46,10 +46,22 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 DAYS = 4  # the inputs: four daily files; the first run publishes two days, the next all four
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _event_loop_thread(start) -> tuple[asyncio.AbstractEventLoop, threading.Thread]:
+    """Run ``await start()`` on a new event loop in a daemon thread, then keep the loop
+    running (for the in-process proxies and fake servers below); returns once started."""
+    ready = threading.Event()
+    loop = asyncio.new_event_loop()
+
+    def run():
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(start())
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert ready.wait(30)
+    return loop, thread
 
 
 def _data():
@@ -504,9 +516,7 @@ class FaultProxy:
         import aiohttp
         from aiohttp import web
 
-        self.port = _free_port()
-        ready = threading.Event()
-        self.loop = asyncio.new_event_loop()
+        self.port = free_port()
 
         async def serve():
             self.session = aiohttp.ClientSession(auto_decompress=False)
@@ -515,16 +525,8 @@ class FaultProxy:
             self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
             await self.runner.setup()
             await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
-            ready.set()
 
-        def run():
-            asyncio.set_event_loop(self.loop)
-            self.loop.run_until_complete(serve())
-            self.loop.run_forever()
-
-        self.thread = threading.Thread(target=run, daemon=True)
-        self.thread.start()
-        assert ready.wait(30)
+        self.loop, self.thread = _event_loop_thread(serve)
         self.url = f"http://127.0.0.1:{self.port}"
         return self.url
 
@@ -756,22 +758,12 @@ class BreakingServer:
         writer.close()
 
     def __enter__(self) -> str:
-        port = _free_port()
-        ready = threading.Event()
-        self.loop = asyncio.new_event_loop()
+        port = free_port()
 
         async def serve():
             self.server = await asyncio.start_server(self.handle, "127.0.0.1", port)
-            ready.set()
 
-        def run():
-            asyncio.set_event_loop(self.loop)
-            self.loop.run_until_complete(serve())
-            self.loop.run_forever()
-
-        self.thread = threading.Thread(target=run, daemon=True)
-        self.thread.start()
-        assert ready.wait(30)
+        self.loop, self.thread = _event_loop_thread(serve)
         return f"http://127.0.0.1:{port}"
 
     def __exit__(self, *exc_info):
@@ -824,7 +816,7 @@ class ThreadServer:
 
         from weatherdata.serve import server_config
 
-        self.port = _free_port()
+        self.port = free_port()
         config = server_config(
             root, port=self.port, access_log=False, log_level="warning", **options
         )
@@ -1063,7 +1055,7 @@ def test_the_serve_command_bounds_slow_clients_and_a_killed_server_is_an_error(s
     from weatherdata.serve import HEADER_TIMEOUT
 
     root, expected = served
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,

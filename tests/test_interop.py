@@ -20,14 +20,11 @@ measures the same with bytes, and data chunks per read).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -37,6 +34,8 @@ import pytest
 import requests
 import xarray as xr
 import zarr
+
+from tests.helpers import free_port, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 ZARRITA_SOURCE = ROOT / "tests" / "interop" / "zarrita"
@@ -57,47 +56,6 @@ LABEL_TYPE = "string"
 def numeric(meta: dict) -> bool:
     """Whether array metadata declares a core numeric data type (extensions are objects)."""
     return isinstance(meta["data_type"], str) and meta["data_type"] in NUMERIC_TYPES
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextlib.contextmanager
-def serving(root: Path, log: Path, *extra: str):
-    """``weatherdata serve ROOT`` in its own process on a free port; yields the base URL.
-
-    The access log goes to ``log`` (a pipe nobody reads would fill and stall the server).
-    """
-    port = _free_port()
-    with open(log, "w") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "weatherdata", "serve", str(root), "--port", str(port), *extra],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            if process.poll() is not None:
-                raise RuntimeError(f"weatherdata serve exited: {log.read_text()}")
-            try:
-                requests.head(f"{url}/products.json", timeout=0.5)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError(f"weatherdata serve did not start: {log.read_text()}")
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def store_arrays(store: Path) -> dict[str, dict]:
@@ -440,7 +398,7 @@ def test_unreachable_or_refused_roots_are_one_clear_line(published_demo, tmp_pat
     import weatherdata
     from weatherdata.errors import WeatherdataError
 
-    nobody = f"http://127.0.0.1:{_free_port()}"
+    nobody = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(WeatherdataError, match="cannot reach the publication root") as info:
         weatherdata.open_product("temperature_2m", root=nobody)
     assert "\n" not in str(info.value) and nobody in str(info.value)

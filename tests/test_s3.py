@@ -2,7 +2,6 @@
 as s3fs's own test-suite does)."""
 
 import json
-import socket
 
 import numpy as np
 import pytest
@@ -13,12 +12,6 @@ from tests.helpers import start_moto_server
 from tests.test_publish import PRODUCTS, inputs
 from weatherdata.errors import PublishError
 from weatherdata.publication import publish
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

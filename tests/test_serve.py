@@ -2,7 +2,6 @@
 
 import gzip
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,14 +12,9 @@ import pytest
 import requests
 import xarray as xr
 
+from tests.helpers import free_port
 from tests.test_publish import PRODUCTS, inputs
 from weatherdata.publication import open_published, publish
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +29,7 @@ def published(tmp_path_factory):
 
 
 def _start(root, *extra):
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "weatherdata", "serve", str(root), "--port", str(port), *extra],
         stdout=subprocess.PIPE,
@@ -173,7 +167,7 @@ def test_serve_refuses_a_missing_root(tmp_path):
 def test_a_static_host_serving_the_same_directory_works(published):
     """The layout needs no server logic: Python's plain static server (one request at a
     time is enough here) serves the same root and xarray reads it."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,

@@ -66,6 +66,10 @@ TIME_DIMENSIONS = ("time", "day", "init_time")
 TARGET_CHUNK_BYTES = 2 * 1024 * 1024
 MAXIMUM_TIME_CHUNK = 24 * 92
 TILE = 256
+#: Elements per chunk of a time coordinate (512 KiB of int64): one chunk holds 7 years of
+#: hourly times, so opening a store reads its time axis in one request, and appended
+#: times fill that chunk rather than adding one per append.
+TIME_COORDINATE_CHUNK_ELEMENTS = 65_536
 KEEP_VERSIONS = 2
 OPEN_ARGUMENTS = {"engine": "zarr", "consolidated": True, "zarr_format": 3, "chunks": {}}
 
@@ -156,9 +160,16 @@ def _encoding(data: xr.Dataset, entry: ProductEntry) -> dict:
     for name, coord in data.coords.items():
         if coord.ndim == 0:
             continue
+        # Along time: TIME_COORDINATE_CHUNK_ELEMENTS per chunk, shared with the other
+        # dimensions (valid_time is init_time × lead_time). A fixed 10⁶ steps made
+        # valid_time's chunk 10⁶ × 73 leads = 584 MB, allocated in full by every write
+        # and every read of the coordinate.
+        others = int(np.prod([s for d, s in coord.sizes.items() if d not in TIME_DIMENSIONS]))
+        along_time = max(1, TIME_COORDINATE_CHUNK_ELEMENTS // max(others, 1))
         enc = {
             "chunks": tuple(
-                max(s, 1) if d not in TIME_DIMENSIONS else 1_000_000 for d, s in coord.sizes.items()
+                max(s, 1) if d not in TIME_DIMENSIONS else along_time
+                for d, s in coord.sizes.items()
             )
         }
         if np.issubdtype(coord.dtype, np.datetime64):

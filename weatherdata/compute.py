@@ -299,24 +299,28 @@ def daily(
     # A value stamped t covers (t - step, t]: shift labels back by one step so the
     # value at 12 UTC closes a 12–12 UTC day rather than opening the next one.
     stamped = data.assign_coords({dim: data[dim] - step})
-    groups = stamped.resample({dim: "1D"}, offset=offset, label="left")
-    reducer = {"mean": groups.mean, "sum": groups.sum, "max": groups.max, "min": groups.min}[how]
-    out = reducer(skipna=False) if complete else reducer()
-    counts = (
-        stamped.notnull().resample({dim: "1D"}, offset=offset, label="left").sum()
-        if complete
-        else None
-    )
-    sizes = stamped[dim].resample({dim: "1D"}, offset=offset, label="left").count()
-    full = (sizes == per_day).values
-    if not full.any():
+    times = pd.DatetimeIndex(stamped[dim].values)
+    # Whole days only: from the first step that opens a day to the last complete day.
+    day_starts = (times - offset).floor("D") + offset
+    opens_day = (times - day_starts) < step
+    first = int(np.argmax(opens_day)) if opens_day.any() else len(times)
+    days = (len(times) - first) // per_day
+    if days == 0:
         times = pd.DatetimeIndex(data[dim].values)
         raise InsufficientDataError(
             f"{data.name or 'input'}: no complete {day} day in the record "
             f"({times[0]:%Y-%m-%dT%H:%M}Z to {times[-1]:%Y-%m-%dT%H:%M}Z)"
         )
-    out = out.isel({dim: np.flatnonzero(full)})
-    if counts is not None:
-        out = out.where(counts.isel({dim: np.flatnonzero(full)}) == per_day)
-    out = out.rename({dim: "day"})
+    whole = stamped.isel({dim: slice(first, first + days * per_day)})
+    if whole.chunks is not None:
+        # chunks of whole days: each day is reduced inside one chunk (one task per
+        # chunk, not one per day as with resample; a year of hourly data made
+        # ~1,100 tasks per daily variable, a chunk of days makes one)
+        axis = whole.get_axis_num(dim)
+        per_chunk = max(1, round(max(whole.data.chunks[axis]) / per_day)) * per_day
+        whole = whole.chunk({dim: per_chunk})
+    steps = whole.coarsen({dim: per_day}).construct({dim: ("day", "_step_of_day")})
+    # complete: skipna=False, so a day with any missing step is missing
+    out = getattr(steps, how)("_step_of_day", **({"skipna": False} if complete else {}))
+    out = out.assign_coords(day=day_starts[first : first + days * per_day : per_day])
     return with_units(out.astype(data.dtype), data.attrs.get("units", "1"))

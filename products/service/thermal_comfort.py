@@ -13,6 +13,7 @@ pint inputs to exactly those units.
 
 from __future__ import annotations
 
+import dask
 import metpy.calc as mpcalc
 import numpy as np
 import pandas as pd
@@ -399,10 +400,30 @@ def _by_date(by_day_of_year: xr.DataArray, dates: pd.DatetimeIndex) -> xr.DataAr
     """A day-of-year climatology on a ``date`` axis (29 February takes day 366 if present,
     else day 365)."""
     day_of_year = np.minimum(dates.day_of_year, int(by_day_of_year["dayofyear"].max()))
-    chosen = by_day_of_year.sel(
-        dayofyear=xr.DataArray(day_of_year, dims="date", coords={"date": dates})
-    )
+    # Dask splits the other axes of an out-of-order selection into small chunks unless
+    # told not to: here latitude and longitude into single rows (90,000 tasks for the
+    # excess heat factor of 8 days on the demo grid instead of 300). The selection is
+    # at most the record's days of a day-of-year climatology: one chunk is fine.
+    with dask.config.set({"array.slicing.split_large_chunks": False}):
+        chosen = by_day_of_year.sel(
+            dayofyear=xr.DataArray(day_of_year, dims="date", coords={"date": dates})
+        )
     return chosen.drop_vars("dayofyear")
+
+
+def _trailing_mean(data: xr.DataArray, dim: str, window: int, min_periods: int) -> xr.DataArray:
+    """Mean of the last ``window`` values along ``dim`` (fewer at the start), missing where
+    fewer than ``min_periods`` are present: ``data.rolling({dim: window},
+    min_periods=min_periods).mean()``, by cumulative sums. xarray's rolling mean builds a
+    view ``window`` times larger, which dask splits into many small chunks (the 30-day
+    mean cut the demo plane into 8×8 pieces)."""
+    counts = data.notnull().astype("int64").cumsum(dim)
+    sums = data.fillna(0.0).astype("float64").cumsum(dim)
+    window_counts = counts - counts.shift({dim: window}, fill_value=0)
+    window_sums = sums - sums.shift({dim: window}, fill_value=0.0)
+    return (window_sums / window_counts.where(window_counts > 0)).where(
+        window_counts >= min_periods
+    )
 
 
 def _excess_indices(temperature, normal, threshold_by_day_of_year, day_definition):
@@ -423,11 +444,15 @@ def _excess_indices(temperature, normal, threshold_by_day_of_year, day_definitio
         raise InputError("no complete day in the observation record")
     axis = pd.date_range(dates[0] - pd.Timedelta(days=32), dates[-1], freq="D")
     record = observed.assign_coords(day=dates).rename(day="date").reindex(date=axis)
+    if record.chunks is not None:
+        # the rolling means need the days in one chunk: dask's overlap otherwise splits
+        # the plane into single rows to fit 29 days of halo (90,000 tasks for 8 days)
+        record = record.chunk({d: -1 if d == "date" else "auto" for d in record.dims})
     normal = _by_date(normal, axis).transpose(*record.dims)
     before = xr.DataArray(axis < dates[0], dims="date", coords={"date": axis})
     filled = record.where(~before, normal.data)
-    three_day = record.rolling(date=3).mean().sel(date=dates)
-    thirty_day = filled.shift(date=3).rolling(date=30, min_periods=25).mean().sel(date=dates)
+    three_day = _trailing_mean(record, "date", 3, 3).sel(date=dates)
+    thirty_day = _trailing_mean(filled, "date", 30, 25).shift(date=3).sel(date=dates)
     threshold = _by_date(threshold_by_day_of_year, dates).transpose(*three_day.dims)
     significance = (three_day - threshold.data).assign_coords(date=labels).rename(date="day")
     acclimatisation = (three_day - thirty_day).assign_coords(date=labels).rename(date="day")

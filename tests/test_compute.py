@@ -1,0 +1,98 @@
+"""The engine's time helpers against xarray's own (slower) formulations of the same thing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from weatherdata.products.service.thermal_comfort import _trailing_mean
+
+from weatherdata.compute import DAY_DEFINITIONS, daily
+from weatherdata.errors import InsufficientDataError
+
+
+def hourly_field(steps: int, step: str = "1h", start: str = "2026-07-25T05:00", seed: int = 0):
+    rng = np.random.default_rng(seed)
+    values = 280.0 + 10 * rng.random((steps, 3, 4))
+    values[rng.random(values.shape) < 0.01] = np.nan  # scattered missing steps
+    times = pd.date_range(start, periods=steps, freq=step)
+    return xr.DataArray(
+        values,
+        dims=("time", "latitude", "longitude"),
+        coords={"time": times, "latitude": [20.0, 21.0, 22.0], "longitude": [110.0, 111, 112, 113]},
+        attrs={"units": "K"},
+    )
+
+
+def resample_reference(data: xr.DataArray, how: str, day: str, complete: bool) -> xr.DataArray:
+    """Daily values as xarray's resample defines them: a step stamped t covers
+    (t - step, t]; days start at the definition's hour (UTC); partial days are dropped."""
+    step = pd.Timedelta(data["time"].values[1] - data["time"].values[0])
+    stamped = data.assign_coords(time=data["time"] - step)
+    offset = pd.Timedelta(hours=DAY_DEFINITIONS[day])
+    groups = stamped.resample(time="1D", offset=offset, label="left")
+    out = getattr(groups, how)(**({"skipna": False} if complete else {}))
+    sizes = stamped["time"].resample(time="1D", offset=offset, label="left").count()
+    out = out.isel(time=np.flatnonzero((sizes == pd.Timedelta("1D") / step).values))
+    return out.rename(time="day")
+
+
+@pytest.mark.parametrize("day", sorted(DAY_DEFINITIONS))
+@pytest.mark.parametrize("how", ["mean", "sum", "max", "min"])
+@pytest.mark.parametrize("complete", [True, False])
+@pytest.mark.parametrize("chunks", [None, 37, 200])
+def test_daily_equals_resample_for_every_day_definition(day, how, complete, chunks):
+    data = hourly_field(24 * 6 + 11)
+    if chunks:
+        data = data.chunk({"time": chunks})
+    with np.errstate(all="ignore"):
+        out = daily(data, how, day=day, complete=complete)
+        expected = resample_reference(data, how, day, complete).compute()
+    np.testing.assert_array_equal(out["day"].values, expected["day"].values)
+    np.testing.assert_allclose(out.values, expected.values, rtol=1e-6, equal_nan=True)
+    assert out.dims == ("day", "latitude", "longitude")
+    assert out.attrs["units"] == "K"
+
+
+@pytest.mark.parametrize("step", ["10min", "3h"])
+def test_daily_at_other_time_steps(step):
+    per_day = int(pd.Timedelta("1D") / pd.Timedelta(step))
+    data = hourly_field(per_day * 4 + 3, step=step).chunk({"time": per_day + 5})
+    out = daily(data, "max", day="beijing_08_08")
+    expected = resample_reference(data, "max", "beijing_08_08", True)
+    np.testing.assert_array_equal(out["day"].values, expected["day"].values)
+    np.testing.assert_allclose(out.values, expected.values, equal_nan=True)
+
+
+def test_daily_is_one_task_per_chunk_of_days_not_one_per_day():
+    # A year of hourly data in chunks of 30 days: resample made a task per day and
+    # variable (365 groups); the whole days of each chunk are reduced together.
+    data = hourly_field(24 * 365, start="2026-01-01T01:00").chunk({"time": 24 * 30})
+    out = daily(data, "mean", day="utc")
+    assert out.sizes["day"] == 365
+    assert out.data.npartitions <= 14
+    np.testing.assert_allclose(
+        out.values[:3], resample_reference(data.isel(time=slice(0, 24 * 4)), "mean", "utc", True)[:3]
+    )
+
+
+def test_daily_without_a_whole_day_says_so():
+    with pytest.raises(InsufficientDataError, match="no complete beijing_20_20 day"):
+        daily(hourly_field(23), "mean")
+
+
+@pytest.mark.parametrize(("window", "min_periods"), [(3, 3), (30, 25), (5, 1)])
+def test_trailing_mean_equals_xarray_rolling(window, min_periods):
+    rng = np.random.default_rng(1)
+    values = 290 + rng.random((70, 2, 3))
+    values[rng.random(values.shape) < 0.15] = np.nan
+    data = xr.DataArray(values, dims=("date", "y", "x"))
+    expected = data.rolling(date=window, min_periods=min_periods).mean()
+    for candidate in (data, data.chunk({"date": -1})):
+        np.testing.assert_allclose(
+            _trailing_mean(candidate, "date", window, min_periods).values,
+            expected.values,
+            rtol=1e-12,
+            equal_nan=True,
+        )

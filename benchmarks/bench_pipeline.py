@@ -35,6 +35,8 @@ Ratios, not absolute times, are the result: the machine is shared and noisy.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import shutil
 import tempfile
 import time
@@ -224,36 +226,149 @@ def run(resolution: float, products: list[str] | None, *, compare: bool, days: i
         shutil.rmtree(work, ignore_errors=True)
 
 
+_MEMORY_CHILD = """
+import pathlib, re, sys, time
+import weatherdata, weatherdata.ingest
+from weatherdata.publication import publish
+
+def high_water_mb():
+    # this process's own peak (VmHWM). Not getrusage's ru_maxrss: Linux carries the
+    # parent's peak over into a child across fork and exec, so a child started by a
+    # process that wrote a long demo reported the parent's peak, not its own.
+    status = open("/proc/self/status").read()
+    return int(re.search(r"VmHWM:\\s+(\\d+)", status).group(1)) / 1024
+
+work, chunk_bytes, products = pathlib.Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+if chunk_bytes:
+    weatherdata.ingest.TARGET_CHUNK_BYTES = chunk_bytes
+observations, forecast = weatherdata.open_inputs(work / "input")
+opened = high_water_mb()
+started = time.perf_counter()
+summary = publish(
+    observations, work / "published", None if products == "all" else products.split(","),
+    forecast=forecast,
+)
+print(opened, high_water_mb(), len(summary.stores), time.perf_counter() - started)
+"""
+
+
+def _input_bytes(observations, forecast) -> int:
+    """Bytes of every input variable once decoded (what the inputs occupy in memory)."""
+    return sum(
+        variable.nbytes
+        for dataset in (observations, forecast)
+        if dataset is not None
+        for variable in dataset.data_vars.values()
+    )
+
+
+def _memory_cgroup(limit_mb: int) -> Path | None:
+    """A fresh cgroup (v2, or v1's memory controller) limited to ``limit_mb``, or None
+    where this process may not create one (not root, no writable cgroup file system)."""
+    candidates = []
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":
+            candidates.append((Path("/sys/fs/cgroup") / path.lstrip("/"), "memory.max"))
+        elif "memory" in controllers.split(","):
+            base = Path("/sys/fs/cgroup/memory") / path.lstrip("/")
+            candidates.append((base, "memory.limit_in_bytes"))
+    for base, limit_file in candidates:
+        group = base / f"weatherdata-bench-{os.getpid()}"
+        try:
+            group.mkdir()
+            (group / limit_file).write_text(str(limit_mb * 2**20))
+            if limit_file == "memory.limit_in_bytes":  # v1: no swap either
+                with contextlib.suppress(OSError):
+                    (group / "memory.memsw.limit_in_bytes").write_text(str(limit_mb * 2**20))
+            return group
+        except OSError:
+            with contextlib.suppress(OSError):
+                group.rmdir()
+    return None
+
+
 def peak_memory(
-    resolution: float, products: list[str] | None, days: int, chunk_bytes: int | None = None
-) -> float:
-    """Peak RSS (MB) of a fresh process that opens ``days`` days of the demo and publishes
-    ``products`` (the demo is written beforehand, in this process: its 30-year daily
-    history would otherwise set the peak). ``chunk_bytes`` replaces the input chunk target
-    (``weatherdata.ingest.TARGET_CHUNK_BYTES``, 64 MiB): the demo's inputs fit one chunk,
-    so a small target shows at demo scale what happens on inputs larger than a chunk."""
+    resolution: float,
+    products: list[str] | None,
+    days: int,
+    chunk_bytes: int | None = None,
+    limit_mb: int | None = None,
+) -> dict:
+    """Peak resident memory of a fresh process that opens ``days`` days of the demo and
+    publishes ``products`` (all by default): MB after opening the inputs and at the end.
+
+    The demo is written beforehand in this process; the child's own high-water mark is
+    read from /proc (see ``_MEMORY_CHILD``). ``chunk_bytes`` replaces the input chunk
+    target (``weatherdata.ingest.TARGET_CHUNK_BYTES``, 64 MiB): the demo grid is so
+    small that 64 MiB holds 78 days of its largest variable, so the whole record is one
+    chunk and memory follows the record up to that size; a small target shows at demo
+    scale what a record of many chunks does. ``limit_mb`` runs the child in a cgroup with
+    that memory limit (where one can be created): the kernel kills it if it needs more.
+    """
     import subprocess
     import sys
 
     work = Path(tempfile.mkdtemp(prefix="weatherdata-bench-memory-"))
+    group = None
     try:
         write_demo(work / "input", resolution=resolution, days=days)
-        code = f"""
-import resource, pathlib, weatherdata, weatherdata.ingest
-from weatherdata.publication import publish
-if {chunk_bytes!r}:
-    weatherdata.ingest.TARGET_CHUNK_BYTES = {chunk_bytes!r}
-work = pathlib.Path({str(work)!r})
-observations, forecast = weatherdata.open_inputs(work / "input")
-publish(observations, work / "published", {products!r}, forecast=forecast)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-"""
+        observations, forecast = weatherdata.open_inputs(work / "input")
+        input_mb = _input_bytes(observations, forecast) / 2**20
+        del observations, forecast
+        preexec = None
+        if limit_mb:
+            group = _memory_cgroup(limit_mb)
+            if group is None:
+                return {"days": days, "input_mb": input_mb, "error": "no cgroup (needs root)"}
+
+            def preexec():  # the child joins the limited group before it starts Python
+                (group / "cgroup.procs").write_text(str(os.getpid()))
+
+        products_argument = "all" if not products else ",".join(products)
+        started = time.perf_counter()
         result = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+            [sys.executable, "-c", _MEMORY_CHILD, str(work), str(chunk_bytes or 0),
+             products_argument],
+            capture_output=True,
+            text=True,
+            preexec_fn=preexec,
+        )  # fmt: skip
+        row = {"days": days, "input_mb": input_mb, "seconds": time.perf_counter() - started}
+        if result.returncode:
+            killed = result.returncode in (-9, 137)
+            row["error"] = (
+                f"killed by the kernel at the {limit_mb} MB limit"
+                if killed and limit_mb
+                else (result.stderr.strip().splitlines() or ["exit " + str(result.returncode)])[-1]
+            )
+            return row
+        opened, peak, stores, publish_seconds = result.stdout.split()[-4:]
+        row.update(
+            opened_mb=float(opened),
+            peak_mb=float(peak),
+            stores=int(stores),
+            publish_s=float(publish_seconds),
         )
-        return float(result.stdout.strip().splitlines()[-1])
+        return row
     finally:
+        if group is not None:
+            with contextlib.suppress(OSError):
+                group.rmdir()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _print_memory(row: dict, label: str) -> None:
+    head = f"{row['days']:3d} days ({row['input_mb']:6.0f} MB of decoded input), {label}: "
+    if "error" in row:
+        print(head + row["error"])
+        return
+    print(
+        head
+        + f"peak {row['peak_mb']:6.0f} MB, after opening the inputs {row['opened_mb']:5.0f} MB,"
+        f" publish adds {row['peak_mb'] - row['opened_mb']:5.0f} MB"
+        f" ({row['stores']} stores, {row['publish_s']:.0f} s)"
+    )
 
 
 def compare(args) -> None:
@@ -328,6 +443,25 @@ def main():
         action="store_true",
         help="skip the naive and raw I/O comparison (run only --scaling/--memory)",
     )
+    parser.add_argument(
+        "--memory-days",
+        type=lambda text: [int(d) for d in text.split(",")],
+        default=[2, 4, 8, 16],
+        help="days of input in the memory runs (comma-separated)",
+    )
+    parser.add_argument(
+        "--memory-products",
+        choices=("all", "sample"),
+        default="all",
+        help="publish every product (default) or the --sample in the memory runs",
+    )
+    parser.add_argument(
+        "--memory-limit",
+        type=int,
+        metavar="MB",
+        help="also publish --limit-days of input in a cgroup limited to MB (needs root)",
+    )
+    parser.add_argument("--limit-days", type=int, default=32, help="days for --memory-limit")
     args = parser.parse_args()
     if not args.skip_comparison:
         compare(args)
@@ -344,11 +478,18 @@ def main():
                 f"({row['compute_microseconds_per_cell_hour'] / base['compute_microseconds_per_cell_hour']:.2f})"
             )
     if args.memory:
+        products = None if args.memory_products == "all" else chosen
         for chunk_bytes in (None, 4 * 2**20):
             label = f"{chunk_bytes / 2**20:.0f} MiB" if chunk_bytes else "64 MiB (default)"
-            for days in (2, 4, 8, 16):
-                peak = peak_memory(args.resolution, chosen, days, chunk_bytes)
-                print(f"peak memory, {days} days of input, input chunks {label}: {peak:.0f} MB")
+            for days in args.memory_days:
+                row = peak_memory(args.resolution, products, days, chunk_bytes)
+                _print_memory(row, f"input chunks {label}")
+    if args.memory_limit:
+        products = None if args.memory_products == "all" else chosen
+        row = peak_memory(
+            args.resolution, products, args.limit_days, 4 * 2**20, limit_mb=args.memory_limit
+        )
+        _print_memory(row, f"input chunks 4 MiB, in a cgroup limited to {args.memory_limit} MB")
 
 
 if __name__ == "__main__":

@@ -19,15 +19,21 @@ Measures, in one run on the same demo inputs (default demo: 0.2°, 5 days):
    of bytes with zarr alone (the floor any pipeline pays).
 4. Scaling (``--scaling``): a sample of products (``--sample``; every k-th id) on three
    grid sizes; time per cell-hour, total and compute-only.
-5. Peak memory (``--memory``): publish of the sample in a fresh process on 2, 4, 8 and
-   16 days of input, with the default 64 MiB input chunks (the demo's inputs fit one
-   chunk, so memory follows the input) and with 4 MiB chunks (several chunks per input:
-   what inputs larger than a chunk do; the peak should level off).
+5. Peak memory (``--memory``): publish of every product in a fresh process on 2, 4, 8
+   and 16 days of input (``--memory-days``), with the default 64 MiB input chunks (the
+   demo grid is so small that one chunk holds 78 days: the whole record is one chunk, so
+   memory follows the record up to that size) and with 4 MiB chunks (several chunks per
+   input: what a record of many chunks does; the peak should level off). The child's own
+   high-water mark (VmHWM), after opening the inputs and at the end.
+6. Inputs larger than the memory (``--memory-limit MB``): publish of ``--limit-days``
+   (32) days, whose decoded inputs exceed MB, in a cgroup limited to MB (root only):
+   the kernel kills the process if it needs more.
 
 Usage::
 
     python benchmarks/bench_pipeline.py [--resolution 0.2] [--sample 40] [--scaling] [--memory]
     python benchmarks/bench_pipeline.py --skip-comparison --memory      # only part 5
+    python benchmarks/bench_pipeline.py --skip-comparison --memory-limit 1500   # part 6
 
 Ratios, not absolute times, are the result: the machine is shared and noisy.
 """

@@ -540,4 +540,9 @@ def standardized_index_on_days(
             index = _standardize_generalized_logistic(target, params)
         else:
             raise ValueError(f"unknown distribution {distribution!r}")
+    # xclim attaches the fit's sample statistics (number_of_zeros, prob_of_zero, ...) as
+    # lazy coordinates; arithmetic between two indices compares such coordinates, which
+    # computed both fits while the graph was being built (7 s for the drought index).
+    added = [c for c in index.coords if c not in index.dims and c not in values.coords]
+    index = index.drop_vars(added)
     return back_to_days(index, days, "1")

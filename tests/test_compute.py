@@ -73,7 +73,8 @@ def test_daily_is_one_task_per_chunk_of_days_not_one_per_day():
     assert out.sizes["day"] == 365
     assert out.data.npartitions <= 14
     np.testing.assert_allclose(
-        out.values[:3], resample_reference(data.isel(time=slice(0, 24 * 4)), "mean", "utc", True)[:3]
+        out.values[:3],
+        resample_reference(data.isel(time=slice(0, 24 * 4)), "mean", "utc", True)[:3],
     )
 
 

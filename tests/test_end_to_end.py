@@ -108,3 +108,21 @@ def test_every_published_store_holds_exactly_what_derive_computes(published, dem
         values = stored.values
         want = expected.values.astype(values.dtype) if values.dtype.kind == "f" else expected.values
         np.testing.assert_array_equal(values, want, err_msg=product_id)
+
+
+def test_no_published_coordinate_has_an_oversized_chunk(published):
+    # A time coordinate chunked 10^6 steps along time made forecast stores' valid_time
+    # (init_time x lead_time) a 584 MB chunk, allocated by every write and every read.
+    import zarr
+
+    _root, summary = published
+    largest = {}
+    for store in summary.stores:
+        group = zarr.open_group(store.path, mode="r", zarr_format=3)
+        for name, array in group.arrays():
+            if name != store.product:
+                largest[f"{store.product}/{name}"] = array.dtype.itemsize * int(
+                    np.prod(array.chunks)
+                )
+    assert any("valid_time" in key for key in largest)
+    assert max(largest.values()) <= 1024 * 1024, max(largest, key=largest.get)

@@ -218,6 +218,22 @@ def test_open_is_lazy(tmp_path):
     assert json.loads(out.attrs["weatherdata_qc"])["masked"] == {"air_temperature_2m": 0}
 
 
+def test_netcdf_files_are_read_without_a_chunk_cache(tmp_path):
+    # netCDF-C's default 64 MiB per variable kept every read file's decoded data resident
+    # while xarray held the file open (up to 128 files).
+    from weatherdata.ingest.readers import NetCDFReader, _netcdf_store
+
+    ds = producer_dataset({"t2m": (("time", "lat", "lon"), field() + 273.15, {"units": "K"})})
+    ds.to_netcdf(tmp_path / "a.nc", encoding={"t2m": {"zlib": True, "chunksizes": (1, 3, 4)}})
+    store = _netcdf_store(tmp_path / "a.nc")
+    for _ in range(2):  # as opened, and as reopened after the file cache closed it
+        with store._manager.acquire_context() as dataset:
+            assert dataset.variables["t2m"].get_var_chunk_cache()[0] == 0
+        store._manager.close()
+    opened = NetCDFReader().open(tmp_path / "a.nc")
+    np.testing.assert_allclose(opened["t2m"].values, field() + 273.15)
+
+
 def test_default_chunks(tmp_path):
     times = pd.date_range("2024-07-01", periods=60, freq="h")
     ds = producer_dataset(

@@ -12,6 +12,8 @@ issued at *t* from frames up to *t*, valid at *t* + lead.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -49,6 +51,13 @@ def _physical_spacing(template: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(dx), np.asarray(dy)
 
 
+#: pysteps' motion estimation is not safe to run in two threads at once: with dask's
+#: threaded scheduler, two windows estimated together sometimes came back as zero or
+#: missing motion (tests/products/test_forecast_grids.py failed about one run in three;
+#: never with the synchronous scheduler). One estimate at a time per process.
+_PYSTEPS_MOTION_LOCK = threading.Lock()
+
+
 def _nowcast_block(frames, *, leads, method, no_echo, dx, dy, seconds):
     """pysteps on each window of frames: (..., ny, nx, frame) → nowcasts and motion."""
     from pysteps import motion
@@ -77,7 +86,8 @@ def _nowcast_block(frames, *, leads, method, no_echo, dx, dy, seconds):
         else:
             keywords = {"verbose": False}
         try:
-            field = np.asarray(estimate(images, **keywords), dtype=np.float64)
+            with _PYSTEPS_MOTION_LOCK:
+                field = np.asarray(estimate(images, **keywords), dtype=np.float64)
         except ValueError:  # pysteps rejects degenerate frames: no nowcast at this time
             continue
         if not np.isfinite(field).all():

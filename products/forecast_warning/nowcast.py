@@ -12,8 +12,6 @@ issued at *t* from frames up to *t*, valid at *t* + lead.
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -51,11 +49,28 @@ def _physical_spacing(template: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(dx), np.asarray(dy)
 
 
-#: pysteps' motion estimation is not safe to run in two threads at once: with dask's
-#: threaded scheduler, two windows estimated together sometimes came back as zero or
-#: missing motion (tests/products/test_forecast_grids.py failed about one run in three;
-#: never with the synchronous scheduler). One estimate at a time per process.
-_PYSTEPS_MOTION_LOCK = threading.Lock()
+#: Most pyramid levels of pysteps' Proesmans method (its default).
+PROESMANS_MOST_LEVELS = 6
+
+
+def proesmans_levels(ny: int, nx: int, most: int = PROESMANS_MOST_LEVELS) -> int:
+    """Pyramid levels for pysteps' Proesmans flow whose coarsest level keeps ≥ 2 × 2 cells.
+
+    pysteps halves each level with ``int(m / 2)`` and, at every level, copies edge and
+    corner values from the neighbouring row and column without bounds checks
+    (``_fill_edges``: ``V[0, 0] = V[1, 1]``, ``V[m - 1, 0] = V[m - 2, 1]``). A level one
+    cell high or wide reads outside its array, and the motion then depends on whatever
+    memory lies there: on a 48 × 64 grid, six levels (coarsest 1 × 2) gave a different
+    field in 10 of 200 calls made while other threads allocated, five levels (3 × 4)
+    in none.
+    """
+    if min(ny, nx) < 2:
+        raise InputError(f"a nowcast needs a grid of at least 2 × 2 cells, not {ny} × {nx}")
+    levels = 1
+    while levels < most and ny // 2 >= 2 and nx // 2 >= 2:
+        ny, nx = ny // 2, nx // 2
+        levels += 1
+    return levels
 
 
 def _nowcast_block(frames, *, leads, method, no_echo, dx, dy, seconds):
@@ -80,14 +95,11 @@ def _nowcast_block(frames, *, leads, method, no_echo, dx, dy, seconds):
             nowcasts[i] = no_echo  # nothing to track: no echo ahead either (motion undetermined)
             continue
         if method == "proesmans":
-            # pysteps' Proesmans pyramid must not shrink the grid below one cell
-            # (its C code corrupts memory otherwise): 2**(levels - 1) <= min(ny, nx).
-            keywords = {"num_levels": int(min(6, np.floor(np.log2(min(ny, nx))) + 1))}
+            keywords = {"num_levels": proesmans_levels(ny, nx)}
         else:
             keywords = {"verbose": False}
         try:
-            with _PYSTEPS_MOTION_LOCK:
-                field = np.asarray(estimate(images, **keywords), dtype=np.float64)
+            field = np.asarray(estimate(images, **keywords), dtype=np.float64)
         except ValueError:  # pysteps rejects degenerate frames: no nowcast at this time
             continue
         if not np.isfinite(field).all():
@@ -143,6 +155,8 @@ def reflectivity_nowcast(reflectivity, leads, method, no_echo_reflectivity):
     step = time_step(composite, "time")
     ydim, xdim = composite.dims[-2:]
     composite = composite.transpose("time", ..., ydim, xdim)
+    if method == "proesmans":
+        proesmans_levels(composite.sizes[ydim], composite.sizes[xdim])  # grid large enough
     lead_steps = []
     lead_values = []
     for lead in leads:

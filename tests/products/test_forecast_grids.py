@@ -660,6 +660,58 @@ def test_nowcast_of_a_field_moving_at_a_known_velocity():
         assert np.isnan(out.values[0]).all()  # no earlier frame: no motion, no nowcast
 
 
+def test_proesmans_pyramid_never_has_a_level_one_cell_across():
+    # pysteps' Proesmans code copies edges from the neighbouring row/column without
+    # bounds checks: a level 1 cell high or wide reads memory outside its array.
+    from weatherdata.products.forecast_warning.nowcast import proesmans_levels
+
+    from weatherdata.errors import InputError
+
+    for ny in range(2, 300, 7):
+        for nx in (2, 3, 12, 16, 47, 48, 64, 65, 129, 1000):
+            levels = proesmans_levels(ny, nx)
+            m, n = ny, nx
+            for _ in range(levels - 1):  # pysteps: int(m / 2) per level
+                m, n = int(m / 2), int(n / 2)
+            assert m >= 2 and n >= 2, (ny, nx, levels)
+            # and as many levels as allowed (up to pysteps' default of 6)
+            assert levels == 6 or int(m / 2) < 2 or int(n / 2) < 2, (ny, nx, levels)
+    assert proesmans_levels(48, 64) == 5  # 48 → 24 → 12 → 6 → 3 (not on to 1)
+    with pytest.raises(InputError, match="at least 2 × 2"):
+        proesmans_levels(1, 64)
+
+
+def test_nowcast_motion_does_not_depend_on_what_runs_beside_it():
+    # The same window nowcast alone and 100 times in two threads that allocate and free
+    # memory meanwhile: identical. (With six pyramid levels on this 48 × 64 grid pysteps
+    # read outside its arrays and about 1 call in 20 came back different.)
+    from concurrent.futures import ThreadPoolExecutor
+
+    from weatherdata.products.forecast_warning.nowcast import _nowcast_block
+
+    frames, _ = moving_cells(frames=2)
+    window = np.moveaxis(frames, 0, -1)[None]  # (1, ny, nx, frame)
+    ny, nx = frames.shape[1:]
+    keywords = dict(
+        leads=[3.0], method="proesmans", no_echo=10.0,
+        dx=np.ones((ny, nx)), dy=np.ones((ny, nx)), seconds=1.0,
+    )  # fmt: skip
+    alone_nowcast, alone_motion = _nowcast_block(window, **keywords)
+    assert np.isfinite(alone_motion).all()
+
+    def beside(seed):
+        rng = np.random.default_rng(seed)
+        churn = [rng.random(rng.integers(1, 4000)) * 1e300 for _ in range(50)]
+        result = _nowcast_block(window, **keywords)
+        del churn
+        return result
+
+    with ThreadPoolExecutor(2) as pool:
+        for nowcast, motion in pool.map(beside, range(100)):
+            np.testing.assert_array_equal(motion, alone_motion)
+            np.testing.assert_array_equal(nowcast, alone_nowcast)
+
+
 @pytest.mark.product("nowcast_precipitation_rate_30min")
 @pytest.mark.product("nowcast_precipitation_rate_60min")
 @pytest.mark.product("nowcast_precipitation_rate_120min")

@@ -9,6 +9,7 @@ dependency cycles are errors raised at load time, never at publish time.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import importlib
@@ -19,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -26,7 +28,14 @@ from .errors import CatalogError, WeatherdataError
 from .units import parse_quantity, parse_units
 from .variables import canonical_variables
 
-__all__ = ["Catalog", "Parameter", "ProductEntry", "default_catalog_path", "load_catalog"]
+__all__ = [
+    "Catalog",
+    "Lookback",
+    "Parameter",
+    "ProductEntry",
+    "default_catalog_path",
+    "load_catalog",
+]
 
 FAMILIES = ("observation", "forecast_warning", "service")
 # libyaml's parser when available: the pure-Python one takes seconds on the full catalog.
@@ -88,21 +97,79 @@ class CFAttributes(_Strict):
     comment: str | None = None
 
 
+def _duration(value: str, what: str) -> pd.Timedelta:
+    with _as_value_error(value):
+        quantity = parse_quantity(value)
+        is_time = quantity.dimensionality == parse_units("h").dimensionality
+    if not is_time:
+        raise ValueError(f"{what} {value!r} is not a duration")
+    return pd.Timedelta(seconds=float(quantity.m_as("s")))
+
+
+@dataclasses.dataclass(frozen=True)
+class Lookback:
+    """How far before the first time to publish a product's inputs must start.
+
+    ``duration`` before that time, and further back to the start of each ``periods``
+    (pandas offset aliases: ``YS``, ``YS-OCT``, ``MS``) in progress then; ``record``:
+    from the record's first time, whatever the time.
+    """
+
+    duration: pd.Timedelta = dataclasses.field(default_factory=lambda: pd.Timedelta(0))
+    periods: frozenset[str] = frozenset()
+    record: bool = False
+
+    def __add__(self, other: Lookback) -> Lookback:
+        """This look-back applied after ``other``'s (a product of a product)."""
+        return Lookback(
+            self.duration + other.duration,
+            self.periods | other.periods,
+            self.record or other.record,
+        )
+
+    def __or__(self, other: Lookback) -> Lookback:
+        """The longer of two look-backs (two inputs)."""
+        return Lookback(
+            max(self.duration, other.duration),
+            self.periods | other.periods,
+            self.record or other.record,
+        )
+
+    def inputs_start(self, since) -> pd.Timestamp | None:
+        """First input time needed to publish from ``since`` (None: the record's start)."""
+        if self.record:
+            return None
+        start = pd.Timestamp(since) - self.duration
+        for alias in self.periods:
+            start = min(start, pd.tseries.frequencies.to_offset(alias).rollback(start.normalize()))
+        return start
+
+
 class TimeSemantics(_Strict):
     kind: Literal[
         "instant", "rolling_window", "lead_window", "daily", "period", "nowcast", "static"
     ] = "instant"
     window: str | None = None
+    #: How far before a time the inputs reach that the product's value at that time
+    #: depends on, beyond what its inputs products need: a duration (``"33 d"``),
+    #: ``period`` (from the start of the period in progress, parameter ``period``) or
+    #: ``record`` (a recursion that starts on the record's first day). Default from
+    #: ``kind``: the ``window`` of a rolling window, one day for a daily value, else 0.
+    lookback: str | None = None
     description: str | None = None
 
     @field_validator("window")
     @classmethod
     def _window_is_time(cls, value):
         if value is not None:
-            with _as_value_error(value):
-                is_time = parse_quantity(value).dimensionality == parse_units("h").dimensionality
-            if not is_time:
-                raise ValueError(f"window {value!r} is not a duration")
+            _duration(value, "window")
+        return value
+
+    @field_validator("lookback")
+    @classmethod
+    def _lookback_is_time(cls, value):
+        if value is not None and value not in ("period", "record"):
+            _duration(value, "lookback")
         return value
 
 
@@ -276,6 +343,44 @@ class Catalog:
             if source == "dataset" and name in self.entries:
                 out.append(name)
         return out
+
+    def lookback(self, product_id: str, parameters: dict | None = None) -> Lookback:
+        """The inputs a product's value at a time depends on, back from that time.
+
+        Its own look-back (``time.lookback``, else from ``time.kind``: a rolling
+        window's or a difference's ``window``, one day for a daily value, the period in
+        progress for a per-period value, 0 otherwise) after the longest
+        of its input products'. ``parameters``: overrides, ``{product: {name: value}}``
+        (a period product's ``period``).
+        """
+        entry = self[product_id]
+        time = entry.time
+        declared = time.lookback
+        if declared is None:
+            if time.kind == "rolling_window":
+                declared = time.window
+            elif time.kind == "daily":
+                declared = "1 d" if time.window is None else time.window
+            elif time.kind == "period":
+                declared = "period" if time.window is None else time.window
+        own = Lookback()
+        if declared == "record":
+            own = Lookback(record=True)
+        elif declared == "period":
+            alias = (parameters or {}).get(product_id, {}).get("period")
+            if alias is None and "period" in entry.parameters:
+                alias = entry.parameters["period"].value
+            if alias is None:
+                raise CatalogError(
+                    f"product {product_id}: look-back `period` needs a `period` parameter"
+                )
+            own = Lookback(periods=frozenset([str(alias)]))
+        elif declared is not None:
+            own = Lookback(duration=_duration(declared, "lookback"))
+        inputs = Lookback()
+        for dependency in self.dependencies(product_id):
+            inputs = inputs | self.lookback(dependency, parameters)
+        return own + inputs
 
     def canonical_inputs(self, product_id: str) -> set[str]:
         """Canonical variables needed, directly or through other products."""

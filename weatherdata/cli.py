@@ -160,6 +160,20 @@ def _parse_time(text: str | None, option: str):
         ) from None
 
 
+def _parse_window(text: str | None):
+    if text is None:
+        return None
+    import pandas as pd
+
+    try:
+        length = pd.Timedelta(text)
+    except ValueError:
+        length = None
+    if length is None or length <= pd.Timedelta(0):
+        raise WeatherdataError(f"--window {text!r}: not a positive duration such as 7d or 12h")
+    return length
+
+
 def _check_needed_inputs(catalog, selected, observations, forecast) -> None:
     """Refuse an input the products need that has no valid value in some file (all NaN, or
     all outside the plausible range, e.g. kelvin labelled degC): it would publish empty
@@ -249,6 +263,13 @@ def publish(
             help="S3-compatible endpoint for s3:// roots (credentials from the usual AWS variables)",
         ),
     ] = None,
+    window: Annotated[
+        str | None,
+        typer.Option(
+            help="Publish the time range in windows of this length (e.g. 7d, 12h), each from the "
+            "inputs it needs: memory follows the window, not the record"
+        ),
+    ] = None,
 ):
     """Ingest INPUTS, derive products and publish them atomically as Zarr v3 stores."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -265,6 +286,7 @@ def publish(
         catalog[pid]
     settings = _parse_settings(set_)
     first, last = _parse_time(since, "--since"), _parse_time(until, "--until")
+    window_length = _parse_window(window)
     if first is not None and last is not None and first > last:
         raise WeatherdataError(f"--since {since!r} is after --until {until!r}: nothing to publish")
     if "://" not in root and Path(root).exists() and not Path(root).is_dir():
@@ -287,7 +309,11 @@ def publish(
         tasks = {}
 
         def progress(stage, done, total):
-            label = {"prepare": "planning stores", "compute": "computing and writing"}[stage]
+            label = {
+                "window": "time windows",
+                "prepare": "planning stores",
+                "compute": "computing and writing",
+            }[stage]
             if stage not in tasks:
                 tasks[stage] = bar.add_task(label, total=total)
             bar.update(tasks[stage], completed=done, total=total)
@@ -306,6 +332,7 @@ def publish(
             storage_options={"client_kwargs": {"endpoint_url": endpoint_url}}
             if endpoint_url
             else None,
+            window=window_length,
         )
     table = Table(title=f"published {len(summary.stores)} products to {root}")
     for column in ("product", "family", "time steps", "MB", "action"):

@@ -42,13 +42,14 @@ import dask
 import dask.array
 import dask.callbacks
 import numpy as np
+import pandas as pd
 import xarray as xr
 import zarr
 import zarr.storage
 from zarr.codecs import BloscCodec
 
 from ._version import __version__
-from .catalog import Catalog, ProductEntry, shipped_catalog
+from .catalog import Catalog, Lookback, ProductEntry, shipped_catalog
 from .engine import derive_arrays
 from .errors import PublishError
 
@@ -58,11 +59,18 @@ warnings.filterwarnings(
     "ignore", message="Consolidated metadata is currently not part", category=UserWarning
 )
 
-__all__ = ["PublishSummary", "chunk_layout", "open_published", "publish", "store_path"]
+__all__ = [
+    "PublishSummary",
+    "chunk_layout",
+    "open_published",
+    "publish",
+    "publish_in_windows",
+    "store_path",
+]
 
 LOG = logging.getLogger(__name__)
 
-TIME_DIMENSIONS = ("time", "day", "init_time")
+TIME_DIMENSIONS = ("time", "day", "period", "init_time")
 TARGET_CHUNK_BYTES = 2 * 1024 * 1024
 MAXIMUM_TIME_CHUNK = 24 * 92
 TILE = 256
@@ -444,7 +452,16 @@ def _product_dataset(
 
 
 def _derive_for_publication(
-    observations, products, forecast, parameters, catalog, since, until, input_files, skipped
+    observations,
+    products,
+    forecast,
+    parameters,
+    catalog,
+    since,
+    until,
+    input_files,
+    skipped,
+    skip_missing,
 ):
     """The products to write (each on its own axes, cut to the time range) and provenance;
     ``skipped`` is filled with the products the inputs do not allow and why."""
@@ -454,7 +471,7 @@ def _derive_for_publication(
         forecast=forecast,
         parameters=parameters,
         catalog=catalog,
-        skip_missing=products is None,
+        skip_missing=skip_missing,
         # Too short a record is not an error in an hourly run: the product waits for
         # its first complete day (or window) and the summary says so.
         skip_insufficient=True,
@@ -542,13 +559,23 @@ def _select_time(derived: dict[str, xr.DataArray], since, until) -> dict[str, xr
         np.datetime64(until) if until is not None else None,
     )
     # A day is labelled by its start and complete one day later: an hourly run with
-    # ``since`` = the new hour must still write the day that this hour completes.
+    # ``since`` = the new hour must still write the day that this hour completes. A
+    # period (a year, a season, a month) likewise: the one in progress at that day.
     days = slice(window.start - np.timedelta64(1, "D") if since is not None else None, window.stop)
     out = {}
     for name, variable in derived.items():
-        selection = {
-            dim: days if dim == "day" else window for dim in TIME_DIMENSIONS if dim in variable.dims
-        }
+        selection = {}
+        for dim in TIME_DIMENSIONS:
+            if dim not in variable.dims:
+                continue
+            selection[dim] = window
+            if dim == "day":
+                selection[dim] = days
+            elif dim == "period" and days.start is not None:
+                labels = variable[dim].values
+                started = labels[labels <= days.start]
+                first = started.max() if started.size else days.start
+                selection[dim] = slice(first, window.stop)
         out[name] = variable.sel(selection)
     return out
 
@@ -575,6 +602,29 @@ class _TaskProgress(dask.callbacks.Callback):
         self.done += 1
         if self.done % 25 == 0 or self.done == self.total:
             self.report("compute", self.done, self.total)
+
+
+def _aligned_to_store(variable: xr.DataArray, array_path: Path, append_dim: str) -> xr.DataArray:
+    """Dask chunks of values to append that meet the stored array's Zarr chunks: the first
+    fills the last, partly written chunk, the rest are whole chunks. Two tasks never write
+    one Zarr chunk (the writes take no lock)."""
+    stored = zarr.open_array(store=str(array_path.parent), path=array_path.name, mode="r")
+    chunks = {}
+    for dim, size, chunk in zip(
+        stored.metadata.dimension_names, stored.shape, stored.chunks, strict=True
+    ):
+        if dim != append_dim:
+            chunks[dim] = chunk
+            continue
+        length = variable.sizes[dim]
+        first = min(length, chunk - size % chunk)
+        rest = length - first
+        chunks[dim] = (
+            first,
+            *([chunk] * (rest // chunk)),
+            *([rest % chunk] if rest % chunk else []),
+        )
+    return variable.chunk(chunks)
 
 
 def _create_store(data: xr.Dataset, name: str, target, **to_zarr_arguments) -> tuple:
@@ -640,6 +690,8 @@ def publish(
     since=None,
     until=None,
     storage_options: dict | None = None,
+    window=None,
+    skip_missing: bool | None = None,
 ) -> PublishSummary:
     """Derive and publish products as Zarr v3 stores under ``root``, atomically.
 
@@ -664,9 +716,34 @@ def publish(
         still feed the windows (an hourly run passes all inputs and ``since`` = the new hour).
     storage_options
         For remote roots (``s3://bucket/prefix``): passed to fsspec (credentials, endpoint).
+    window
+        Publish the time range in consecutive windows of this length (``"7 days"``), each
+        derived from the inputs it needs only (:func:`publish_in_windows`): memory then
+        follows the window, not the record. Default: the whole range at once.
+    skip_missing
+        Skip products whose inputs are absent (default: when ``products`` is None).
     """
-    started = time.monotonic()
     catalog = catalog or shipped_catalog()
+    if window is not None:
+        return publish_in_windows(
+            observations,
+            root,
+            products,
+            window=window,
+            forecast=forecast,
+            parameters=parameters,
+            input_files=input_files,
+            catalog=catalog,
+            wait=wait,
+            progress=progress,
+            since=since,
+            until=until,
+            storage_options=storage_options,
+            skip_missing=skip_missing,
+        )
+    started = time.monotonic()
+    if skip_missing is None:
+        skip_missing = products is None
     if is_remote(root):
         return _publish_remote(
             observations,
@@ -681,6 +758,7 @@ def publish(
             since=since,
             until=until,
             storage_options=storage_options,
+            skip_missing=skip_missing,
         )
     root = Path(root)
     summary = PublishSummary(root=str(root))
@@ -694,6 +772,7 @@ def publish(
         until,
         input_files,
         summary.skipped,
+        skip_missing,
     )
     with publisher_lock(root, wait=wait), _clean_up_on_failure(root, catalog):
         writes, plans = [], []
@@ -711,6 +790,7 @@ def publish(
                 # Coordinates without the time dimension are already in the copy: leave
                 # their (hard-linked) chunks alone.
                 data = data.drop_vars([c for c in data.coords if time_dim not in data[c].dims])
+                data[entry.id] = _aligned_to_store(data[entry.id], target / entry.id, time_dim)
                 writes.append(_create_store(data, entry.id, target, mode="a", append_dim=time_dim))
             else:
                 data = _chunk_like_encoding(data, entry, encoding)
@@ -750,6 +830,175 @@ def publish(
         write_stac(root, catalog)
         for entry, *_ in plans:
             _clean_stale(root, entry)
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+# -- windowed publication -------------------------------------------------------------
+
+#: Inputs reach this much further back than the catalog's look-backs: a day definition
+#: that starts before its label (Beijing 20–20 days start at 12 UTC the day before), the
+#: previous frame of a nowcast, the step before a window's first.
+WINDOW_MARGIN = pd.Timedelta(days=1)
+
+
+def _time_values(observations, forecast) -> np.ndarray:
+    values = []
+    if observations is not None and "time" in observations.dims:
+        values.append(observations["time"].values)
+    if forecast is not None and "init_time" in forecast.dims:
+        values.append(forecast["init_time"].values)
+    return np.concatenate(values) if values else np.array([], dtype="datetime64[ns]")
+
+
+def _window_inputs(observations, forecast, start, until):
+    """The inputs from ``start`` (None: the record's start) to ``until``; forecast runs
+    from the longest lead before ``start`` (an older run no longer reaches it)."""
+    first = None if start is None else start - WINDOW_MARGIN
+    if observations is not None and "time" in observations.dims:
+        observations = observations.sel(time=slice(first, until))
+    if forecast is not None and "init_time" in forecast.dims:
+        runs_from = first
+        if first is not None and "lead_time" in forecast.dims and forecast.sizes["lead_time"]:
+            runs_from = first - pd.Timedelta(forecast["lead_time"].values.max())
+        forecast = forecast.sel(init_time=slice(runs_from, until))
+    return observations, forecast
+
+
+def _has_times(observations, forecast, since, until) -> bool:
+    times = []
+    if observations is not None and "time" in observations.dims:
+        times.append(observations["time"].values)
+    if forecast is not None and "init_time" in forecast.dims:
+        times.append(forecast["init_time"].values)
+    return any(((t >= since) & (t <= until)).any() for t in times)
+
+
+def _grouped_start(lookback, since: pd.Timestamp, record_start: pd.Timestamp) -> pd.Timestamp:
+    """Where a product's inputs start in a window, rounded so that few groups form: the
+    look-back rounded up to a power of two days (1, 2, 4, … d; each group is one derive
+    and one write), and never before the record's start (where all early groups meet)."""
+    days = lookback.duration / pd.Timedelta(days=1)
+    rounded = pd.Timedelta(days=2 ** max(0, int(np.ceil(np.log2(days)))) if days > 0 else 1)
+    start = Lookback(rounded, lookback.periods).inputs_start(since)
+    return max(start, record_start)
+
+
+def publish_in_windows(
+    observations: xr.Dataset | None,
+    root: str | Path,
+    products: Iterable[str] | None = None,
+    *,
+    window,
+    forecast: xr.Dataset | None = None,
+    parameters=None,
+    catalog: Catalog | None = None,
+    since=None,
+    until=None,
+    progress: Callable[[str, int, int], None] | None = None,
+    skip_missing: bool | None = None,
+    **keywords,
+) -> PublishSummary:
+    """Publish a time range window by window, each from the inputs it needs only.
+
+    The range (``since``…``until``, default: the inputs' first to last time) is cut into
+    consecutive windows of ``window`` (a duration: ``"7 days"``, ``"12h"``), aligned to
+    midnight UTC. Each window is an ordinary atomic :func:`publish` (``since``/``until``
+    = the window), so a later window appends and a day or period that two windows share
+    is replaced by the later, complete one. Its inputs start where the catalog says the
+    products need them (:meth:`Catalog.lookback`: the longest rolling window, daily
+    window or period in progress, through every input product) plus
+    :data:`WINDOW_MARGIN`; products are grouped by that start (rounded, so that a window
+    makes a handful of groups), so a 33-day heat index does not make the hourly
+    products read 33 days. Dask's graph, and memory,
+    then follow the window, not the record.
+
+    Products whose value depends on the whole record (recursions that start on its
+    first day: the Canadian fire weather codes, KBDI, the rain-process total, and what
+    is built on them) are published once over the whole range, after the windows.
+
+    The result equals one :func:`publish` of the whole range (tests/test_windows.py).
+    Other keywords are passed to :func:`publish`.
+    """
+    started = time.monotonic()
+    catalog = catalog or shipped_catalog()
+    length = pd.Timedelta(window)
+    if length <= pd.Timedelta(0):
+        raise PublishError(f"window {window!r}: must be a positive duration")
+    if skip_missing is None:
+        skip_missing = products is None
+    ids = (
+        list(products)
+        if products is not None
+        else [pid for pid, entry in catalog.products.items() if entry.family != "intermediate"]
+    )
+    times = _time_values(observations, forecast)
+    if not times.size:
+        raise PublishError("the inputs have no time axis: nothing to publish in windows")
+    first = pd.Timestamp(since) if since is not None else pd.Timestamp(times.min())
+    last = pd.Timestamp(until) if until is not None else pd.Timestamp(times.max())
+    lookbacks = {pid: catalog.lookback(pid, parameters) for pid in ids}
+    record_start = pd.Timestamp(times.min())
+    whole = [pid for pid in ids if lookbacks[pid].record]
+    windowed = [pid for pid in ids if not lookbacks[pid].record]
+    windows = [
+        (max(first, start), min(last, start + length - pd.Timedelta(1, "ns")))
+        for start in pd.date_range(first.floor("D"), last, freq=length)
+    ]
+    summary = PublishSummary(root=str(root))
+    stores: dict[str, StoreSummary] = {}
+    skipped: dict[str, str] = {}
+    # A product too short of record in a window (a daily index that needs three
+    # complete days) waits: the next window publishes it from the same ``since``.
+    waiting: dict[str, pd.Timestamp] = {}
+
+    def run(group, inputs_start, window_since, window_until):
+        window_observations, window_forecast = _window_inputs(
+            observations, forecast, inputs_start, window_until
+        )
+        if not _has_times(window_observations, window_forecast, window_since, window_until):
+            return  # a gap in the record: nothing to publish in this window
+        part = publish(
+            window_observations,
+            root,
+            group,
+            forecast=window_forecast,
+            parameters=parameters,
+            catalog=catalog,
+            since=window_since,
+            until=window_until,
+            progress=progress,
+            skip_missing=skip_missing,
+            **keywords,
+        )
+        stores.update({store.product: store for store in part.stores})
+        for pid in group:
+            if pid in part.skipped:
+                skipped[pid] = part.skipped[pid]
+                if not part.skipped[pid].startswith("missing input"):
+                    waiting.setdefault(pid, window_since)
+            else:
+                waiting.pop(pid, None)
+
+    total = len(windows) + bool(whole)
+    for index, (window_since, window_until) in enumerate(windows):
+        if progress:
+            progress("window", index, total)
+        groups: dict[tuple, list[str]] = {}
+        for pid in windowed:
+            since_here = waiting.get(pid, window_since)
+            key = (_grouped_start(lookbacks[pid], since_here, record_start), since_here)
+            groups.setdefault(key, []).append(pid)
+        for (inputs_start, since_here), group in sorted(groups.items()):
+            run(group, inputs_start, since_here, window_until)
+    if whole:
+        if progress:
+            progress("window", len(windows), total)
+        run(whole, None, first, last)
+    if progress:
+        progress("window", total, total)
+    summary.stores = [stores[pid] for pid in ids if pid in stores]
+    summary.skipped = {pid: reason for pid, reason in skipped.items() if pid not in stores}
     summary.seconds = time.monotonic() - started
     return summary
 
@@ -1031,7 +1280,7 @@ def _store_status(root: Path, entry: ProductEntry) -> ProductStatus:
     with xr.open_zarr(store_path(root, entry), consolidated=True, zarr_format=3, chunks={}) as data:
         variable = data[entry.id]
         time_dim = _time_dimension(variable)
-        if time_dim is None:
+        if time_dim in (None, "period"):  # a period's total so far: not judged as a series
             return ProductStatus(entry.id, entry.family, None, None, None, 1, None, False)
         times = data[time_dim].values
         checked = entry.undefined_where is None
@@ -1316,6 +1565,7 @@ def _publish_remote(
     since,
     until,
     storage_options,
+    skip_missing,
 ):
     """Publish to an object store.
 
@@ -1342,6 +1592,7 @@ def _publish_remote(
         until,
         input_files,
         summary.skipped,
+        skip_missing,
     )
     with _remote_failure(root, summary), _remote_lock(fs, root, wait):
         try:

@@ -1,0 +1,185 @@
+"""Publication window by window: look-backs declared in the catalog, and a windowed publish
+that equals one publish of the whole range."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import xarray as xr
+
+import weatherdata
+from weatherdata.catalog import Lookback, load_catalog, shipped_catalog
+from weatherdata.errors import CatalogError, PublishError
+from weatherdata.publication import publish, store_path
+
+CATALOG = shipped_catalog()
+
+
+def test_lookback_of_each_time_kind():
+    assert CATALOG.lookback("temperature_2m") == Lookback()
+    # a rolling window reaches back its window; a daily value one day
+    assert CATALOG.lookback("precipitation_accumulation_72h").duration == pd.Timedelta("3D")
+    assert CATALOG.lookback("daily_mean_temperature").duration == pd.Timedelta("1D")
+    # a daily value with its own window: the window (SPI over 30 days, of daily precipitation)
+    assert CATALOG.lookback("standardized_precipitation_index").duration == pd.Timedelta("32D")
+    # declared where the recipe reaches further than its kind says (EHF: 30 days before 3)
+    assert CATALOG.lookback("excess_heat_factor").duration == pd.Timedelta("33D")
+    # a difference of two 24 h minima 72 h apart: 72 h + 24 h window + the daily minimum's day
+    assert CATALOG.lookback("minimum_temperature_drop_72h").duration == pd.Timedelta("5D")
+
+
+def test_lookbacks_add_up_through_the_products_a_product_is_built_from():
+    # precipitation grade over 24 h: its 24 h window after the 24 h accumulation's
+    accumulation = CATALOG.lookback("precipitation_accumulation_24h")
+    grade = CATALOG.lookback("precipitation_grade_24h")
+    assert grade.duration == 2 * accumulation.duration == pd.Timedelta("2D")
+    # recursions that start on the record's first day make everything built on them so
+    assert CATALOG.lookback("keetch_byram_drought_index").record
+    assert CATALOG.lookback("mcarthur_forest_fire_danger_index").record  # uses KBDI
+    assert CATALOG.lookback("guangdong_city_warning_signals").record  # holds the fire signal
+    assert not CATALOG.lookback("heat_warning_signal").record
+
+
+def test_period_lookback_starts_at_the_period_in_progress():
+    since = pd.Timestamp("2026-07-27T06:00")
+    year = CATALOG.lookback("growing_degree_days")  # period YS
+    assert year.periods == {"YS"}
+    assert year.inputs_start(since) == pd.Timestamp("2026-01-01")
+    chill = CATALOG.lookback("chill_units")  # chill season from 1 October
+    assert chill.inputs_start(since) == pd.Timestamp("2025-10-01")
+    # a --set of the period moves it
+    monthly = CATALOG.lookback("growing_degree_days", {"growing_degree_days": {"period": "MS"}})
+    assert monthly.inputs_start(since) == pd.Timestamp("2026-07-01")
+    assert Lookback(record=True).inputs_start(since) is None
+    assert Lookback(pd.Timedelta("36h")).inputs_start(since) == pd.Timestamp("2026-07-25T18:00")
+
+
+@pytest.mark.parametrize(
+    ("lookback", "message"),
+    [
+        ("banana", "time.lookback: quantity 'banana'"),
+        ("3 m", "is not a duration"),
+        ("35 degC", "not a duration"),
+    ],
+)
+def test_a_lookback_that_is_not_a_duration_is_a_catalog_error(tmp_path, lookback, message):
+    text = CATALOG.path and open(CATALOG.path, encoding="utf-8").read()
+    entry = "- id: temperature_change_24h\n"
+    start = text.index(entry)
+    kind = text.index("    kind: period\n", start) + len("    kind: period\n")
+    path = tmp_path / "catalog.yaml"
+    path.write_text(text[:kind] + f"    lookback: {lookback}\n" + text[kind:], encoding="utf-8")
+    with pytest.raises(CatalogError, match=message):
+        load_catalog(path)
+
+
+# One product (or two) of every kind of time dependence: instant, rolling windows, daily
+# values on Beijing days (one that waits for three complete days), the previous day, a
+# 33-day antecedent window, per-year and per-season periods, forecast lead windows and
+# forecast grids, a nowcast, a warning signal, and whole-record recursions.
+SAMPLE = [
+    "temperature_2m",
+    "precipitation_accumulation_24h",
+    "precipitation_grade_24h",
+    "daily_mean_temperature",
+    "reference_evapotranspiration",
+    "common_cold_risk_level",
+    "minimum_temperature_drop_72h",
+    "excess_heat_factor",
+    "growing_degree_days",
+    "chill_units",
+    "forecast_precipitation_next_6h",
+    "forecast_temperature_2m",
+    "nowcast_reflectivity_30min",
+    "heat_warning_signal",
+    "keetch_byram_drought_index",
+    "process_rainfall_total",
+]
+
+
+def _without_run_attributes(data: xr.Dataset) -> xr.Dataset:
+    data.attrs = {k: v for k, v in data.attrs.items() if k not in ("history", "date_created")}
+    return data
+
+
+@pytest.mark.slow
+def test_windowed_publication_equals_one_publication_of_the_whole_range(
+    demo_inputs, published_demo, tmp_path
+):
+    observations, forecast = demo_inputs
+    one_root, _ = published_demo
+    reports = []
+    summary = publish(
+        observations,
+        tmp_path,
+        SAMPLE,
+        forecast=forecast,
+        window="2D",  # 5 days: three windows, boundaries inside chunks and Beijing days
+        progress=lambda stage, done, total: reports.append((stage, done, total)),
+    )
+    assert sorted(s.product for s in summary.stores) == sorted(SAMPLE)
+    assert summary.skipped == {}
+    assert ("window", 4, 4) in reports  # three windows and the whole-record pass
+    for product_id in SAMPLE:
+        entry = CATALOG[product_id]
+        one = xr.open_zarr(store_path(one_root, entry), zarr_format=3).load()
+        windowed = xr.open_zarr(store_path(tmp_path, entry), zarr_format=3).load()
+        xr.testing.assert_identical(_without_run_attributes(one), _without_run_attributes(windowed))
+
+
+def test_windows_read_only_the_inputs_they_need(demo_inputs, tmp_path, monkeypatch):
+    import weatherdata.publication as publication
+
+    observations, _ = demo_inputs
+    calls = []
+    original = publication.publish
+
+    def recording(window_observations, root, products, **keywords):
+        if keywords.get("window") is None:
+            times = window_observations["time"].values
+            calls.append((tuple(products), times[0], keywords["since"]))
+        return original(window_observations, root, products, **keywords)
+
+    monkeypatch.setattr(publication, "publish", recording)
+    publication.publish_in_windows(
+        observations,
+        tmp_path,
+        ["temperature_2m", "precipitation_accumulation_72h"],
+        window="1D",
+        since=observations["time"].values[72],  # the fourth day
+    )
+    first_window = {products: (first_input, since) for products, first_input, since in calls[:2]}
+    instant_input, since = first_window[("temperature_2m",)]
+    window_input, _ = first_window[("precipitation_accumulation_72h",)]
+    # the instant product reads from its window less the margin (its look-back, 0, is
+    # rounded up to 1 day: one group for every short look-back) ...
+    assert pd.Timestamp(since) - pd.Timestamp(instant_input) == pd.Timedelta("2D")
+    # ... the 72 h accumulation 3 days more (rounded to 4), here from the record's start
+    assert pd.Timestamp(window_input) == pd.Timestamp(observations["time"].values[0])
+    assert len(calls) == 4  # two days left, two groups each
+
+
+def test_window_must_be_a_positive_duration(demo_inputs, tmp_path):
+    observations, _ = demo_inputs
+    with pytest.raises(PublishError, match="positive duration"):
+        publish(observations, tmp_path, ["temperature_2m"], window="-1D")
+
+
+def test_cli_publishes_in_windows(demo_directory, tmp_path):
+    root = tmp_path / "products"
+    command = [sys.executable, "-m", "weatherdata", "publish", str(demo_directory)]
+    products = "temperature_2m,daily_mean_temperature"
+    result = subprocess.run(
+        [*command, "--root", str(root), "--products", products, "--window", "2d"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "published 2 products" in result.stdout
+    assert weatherdata.open_product("temperature_2m", str(root)).sizes["time"] == 120
+    bad = subprocess.run([*command, "--window", "soon"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "--window 'soon'" in bad.stderr
+    assert "Traceback" not in bad.stderr

@@ -183,3 +183,45 @@ def test_cli_publishes_in_windows(demo_directory, tmp_path):
     bad = subprocess.run([*command, "--window", "soon"], capture_output=True, text=True)
     assert bad.returncode != 0 and "--window 'soon'" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.slow
+def test_every_products_lookback_is_enough(demo_inputs, published_demo):
+    """Each product derived from inputs that start only its catalog look-back (and the
+    margin) before the compared times equals the store published from the whole record:
+    a recipe that reaches further back than its entry declares fails here. On the 5-day
+    demo, from its fourth day: every product whose look-back is under ~2 days is checked
+    (instant, hourly windows, daily values, most signals); longer ones reach the record's
+    start and are covered by the windowed publication test above."""
+    import dask
+    import numpy as np
+
+    from weatherdata.engine import derive_arrays
+    from weatherdata.publication import WINDOW_MARGIN, _select_time, _window_inputs
+
+    observations, forecast = demo_inputs
+    root, summary = published_demo
+    record_start = pd.Timestamp(observations["time"].values[0])
+    since = record_start + pd.Timedelta("3D")
+    groups: dict[pd.Timestamp, list[str]] = {}
+    for store in summary.stores:
+        lookback = CATALOG.lookback(store.product)
+        start = lookback.inputs_start(since)
+        if start is not None and start - WINDOW_MARGIN > record_start:
+            groups.setdefault(start, []).append(store.product)
+    checked = sum(len(ids) for ids in groups.values())
+    assert checked > 150  # most of the catalog is short-memory
+    for start, ids in groups.items():
+        window_observations, window_forecast = _window_inputs(observations, forecast, start, None)
+        derived = derive_arrays(window_observations, ids, forecast=window_forecast)
+        derived = _select_time(derived, since, None)
+        computed = dict(zip(derived, dask.compute(*derived.values()), strict=True))
+        for product_id, expected in computed.items():
+            stored = xr.open_zarr(store_path(root, CATALOG[product_id]), zarr_format=3)[product_id]
+            stored = stored.sel({dim: expected[dim] for dim in expected.dims if dim in (
+                "time", "day", "period", "init_time")})  # fmt: skip
+            values = stored.values
+            want = expected.values
+            if values.dtype.kind == "f":
+                want = want.astype(values.dtype)
+            np.testing.assert_array_equal(values, want, err_msg=product_id)

@@ -235,7 +235,7 @@ def run(resolution: float, products: list[str] | None, *, compare: bool, days: i
 _MEMORY_CHILD = """
 import pathlib, re, sys, time
 import weatherdata, weatherdata.ingest
-from weatherdata.publication import publish
+from weatherdata.publication import publish, publish_in_windows
 
 def high_water_mb():
     # this process's own peak (VmHWM). Not getrusage's ru_maxrss: Linux carries the
@@ -245,15 +245,21 @@ def high_water_mb():
     return int(re.search(r"VmHWM:\\s+(\\d+)", status).group(1)) / 1024
 
 work, chunk_bytes, products = pathlib.Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+window = sys.argv[4] or None
 if chunk_bytes:
     weatherdata.ingest.TARGET_CHUNK_BYTES = chunk_bytes
-observations, forecast = weatherdata.open_inputs(work / "input")
-opened = high_water_mb()
+selected = None if products == "all" else products.split(",")
 started = time.perf_counter()
-summary = publish(
-    observations, work / "published", None if products == "all" else products.split(","),
-    forecast=forecast,
-)
+if window:  # each window opens the files it needs: nothing is opened beforehand
+    opened = high_water_mb()
+    summary = publish_in_windows(
+        None, work / "published", selected, window=window, sources=work / "input"
+    )
+else:
+    observations, forecast = weatherdata.open_inputs(work / "input")
+    opened = high_water_mb()
+    started = time.perf_counter()
+    summary = publish(observations, work / "published", selected, forecast=forecast)
 print(opened, high_water_mb(), len(summary.stores), time.perf_counter() - started)
 """
 
@@ -300,6 +306,7 @@ def peak_memory(
     days: int,
     chunk_bytes: int | None = None,
     limit_mb: int | None = None,
+    window: str | None = None,
 ) -> dict:
     """Peak resident memory of a fresh process that opens ``days`` days of the demo and
     publishes ``products`` (all by default): MB after opening the inputs and at the end.
@@ -311,6 +318,9 @@ def peak_memory(
     chunk and memory follows the record up to that size; a small target shows at demo
     scale what a record of many chunks does. ``limit_mb`` runs the child in a cgroup with
     that memory limit (where one can be created): the kernel kills it if it needs more.
+    ``window``: publish window by window, each window opening the input files it needs
+    (``publish_in_windows(..., sources=...)``); "after opening" is then the process
+    before any input is opened.
     """
     import subprocess
     import sys
@@ -335,7 +345,7 @@ def peak_memory(
         started = time.perf_counter()
         result = subprocess.run(
             [sys.executable, "-c", _MEMORY_CHILD, str(work), str(chunk_bytes or 0),
-             products_argument],
+             products_argument, window or ""],
             capture_output=True,
             text=True,
             preexec_fn=preexec,
@@ -457,9 +467,21 @@ def main():
     )
     parser.add_argument(
         "--memory-products",
-        choices=("all", "sample"),
+        choices=("all", "sample", "windowed"),
         default="all",
-        help="publish every product (default) or the --sample in the memory runs",
+        help="publish every product (default), the --sample, or the products whose "
+        "look-back is not the whole record (what --memory-window publishes window by window)",
+    )
+    parser.add_argument(
+        "--memory-window",
+        metavar="DURATION",
+        help="publish window by window (e.g. 4D) in the memory runs",
+    )
+    parser.add_argument(
+        "--memory-chunks",
+        choices=("both", "default", "4MiB"),
+        default="both",
+        help="input chunk targets of the memory runs",
     )
     parser.add_argument(
         "--memory-limit",
@@ -483,19 +505,38 @@ def main():
                 f"compute only {row['compute_microseconds_per_cell_hour']:.2f} us "
                 f"({row['compute_microseconds_per_cell_hour'] / base['compute_microseconds_per_cell_hour']:.2f})"
             )
+    products = {
+        "all": None,
+        "sample": chosen,
+        "windowed": [
+            pid
+            for pid, entry in shipped_catalog().products.items()
+            if entry.family != "intermediate" and not shipped_catalog().lookback(pid).record
+        ],
+    }[args.memory_products]
+    in_windows = f", in windows of {args.memory_window}" if args.memory_window else ""
     if args.memory:
-        products = None if args.memory_products == "all" else chosen
-        for chunk_bytes in (None, 4 * 2**20):
+        targets = {"both": (None, 4 * 2**20), "default": (None,), "4MiB": (4 * 2**20,)}
+        for chunk_bytes in targets[args.memory_chunks]:
             label = f"{chunk_bytes / 2**20:.0f} MiB" if chunk_bytes else "64 MiB (default)"
             for days in args.memory_days:
-                row = peak_memory(args.resolution, products, days, chunk_bytes)
-                _print_memory(row, f"input chunks {label}")
+                row = peak_memory(
+                    args.resolution, products, days, chunk_bytes, window=args.memory_window
+                )
+                _print_memory(row, f"input chunks {label}{in_windows}")
     if args.memory_limit:
-        products = None if args.memory_products == "all" else chosen
         row = peak_memory(
-            args.resolution, products, args.limit_days, 4 * 2**20, limit_mb=args.memory_limit
+            args.resolution,
+            products,
+            args.limit_days,
+            4 * 2**20,
+            limit_mb=args.memory_limit,
+            window=args.memory_window,
         )
-        _print_memory(row, f"input chunks 4 MiB, in a cgroup limited to {args.memory_limit} MB")
+        _print_memory(
+            row,
+            f"input chunks 4 MiB, in a cgroup limited to {args.memory_limit} MB{in_windows}",
+        )
 
 
 if __name__ == "__main__":

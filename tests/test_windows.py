@@ -3,6 +3,7 @@ that equals one publish of the whole range."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -13,7 +14,7 @@ import xarray as xr
 import weatherdata
 from weatherdata.catalog import Lookback, load_catalog, shipped_catalog
 from weatherdata.errors import CatalogError, PublishError
-from weatherdata.publication import publish, store_path
+from weatherdata.publication import publish, publish_in_windows, store_path
 
 CATALOG = shipped_catalog()
 
@@ -101,26 +102,41 @@ SAMPLE = [
 
 
 def _without_run_attributes(data: xr.Dataset) -> xr.Dataset:
-    data.attrs = {k: v for k, v in data.attrs.items() if k not in ("history", "date_created")}
+    run = ("history", "date_created", "weatherdata_inputs")
+    data.attrs = {k: v for k, v in data.attrs.items() if k not in run}
     return data
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("opened", ["once", "per window"])
 def test_windowed_publication_equals_one_publication_of_the_whole_range(
-    demo_inputs, published_demo, tmp_path
+    demo_directory, demo_inputs, published_demo, tmp_path, opened
 ):
     observations, forecast = demo_inputs
     one_root, _ = published_demo
     reports = []
-    summary = publish(
+    if opened == "once":
+        inputs = {"forecast": forecast}
+    else:  # each window opens the files that hold its times
+        observations, inputs = None, {"sources": demo_directory}
+    summary = publish_in_windows(
         observations,
         tmp_path,
         SAMPLE,
-        forecast=forecast,
         window="2D",  # 5 days: three windows, boundaries inside chunks and Beijing days
         progress=lambda stage, done, total: reports.append((stage, done, total)),
+        **inputs,
     )
     assert sorted(s.product for s in summary.stores) == sorted(SAMPLE)
+    if opened == "per window":  # provenance: the files of the last window, not all
+        recorded = json.loads(
+            xr.open_zarr(store_path(tmp_path, CATALOG["temperature_2m"]), zarr_format=3).attrs[
+                "weatherdata_inputs"
+            ]
+        )
+        names = {item["file"] for item in recorded}
+        assert "surface_20260729.nc" in names
+        assert "surface_20260725.nc" not in names
     assert summary.skipped == {}
     assert ("window", 4, 4) in reports  # three windows and the whole-record pass
     for product_id in SAMPLE:
@@ -225,3 +241,26 @@ def test_every_products_lookback_is_enough(demo_inputs, published_demo):
             if values.dtype.kind == "f":
                 want = want.astype(values.dtype)
             np.testing.assert_array_equal(values, want, err_msg=product_id)
+
+
+def test_input_index_lists_the_times_of_each_file(demo_directory):
+    from weatherdata.ingest import index_inputs
+
+    index = {entry.path.split("/")[-1]: entry for entry in index_inputs(demo_directory)}
+    surface = index["surface_20260727.nc"]
+    assert surface.kind == "observations"
+    assert (surface.first, surface.last) == (
+        pd.Timestamp("2026-07-27T00:00").to_datetime64(),
+        pd.Timestamp("2026-07-27T23:00").to_datetime64(),
+    )
+    run = index["forecast_20260726T12.nc"]
+    assert run.kind == "forecast" and run.first == pd.Timestamp("2026-07-26T12:00")
+    assert run.last == pd.Timestamp("2026-07-26T12:00") + pd.Timedelta("72h")  # last valid time
+    assert {index[name].kind for name in ("static.nc", "climatology.nc")} == {"always"}
+    assert index["tropical_cyclone_track.csv"].kind == "always"
+    # a window reads the files holding its times, and the always-read ones
+    chosen = {
+        name for name, entry in index.items() if entry.overlaps("2026-07-28", "2026-07-28T23:00")
+    }
+    assert "surface_20260728.nc" in chosen and "surface_20260727.nc" not in chosen
+    assert "forecast_20260726T12.nc" in chosen and "static.nc" in chosen

@@ -277,6 +277,7 @@ def publish(
     from . import ingest
     from .catalog import shipped_catalog
     from .publication import publish as publish_products
+    from .publication import publish_in_windows
 
     catalog = shipped_catalog()
     selected = [p.strip() for p in products.split(",") if p.strip()] if products else None
@@ -291,9 +292,18 @@ def publish(
         raise WeatherdataError(f"--since {since!r} is after --until {until!r}: nothing to publish")
     if "://" not in root and Path(root).exists() and not Path(root).is_dir():
         raise WeatherdataError(f"--root {root}: not a directory")
-    observations, forecast = ingest.open_inputs(inputs)
-    _check_needed_inputs(catalog, selected, observations, forecast)
-    files = ingest.input_files(inputs) if hasattr(ingest, "input_files") else []
+    files = ingest.input_files(inputs)
+    if window_length is None:
+        observations, forecast = ingest.open_inputs(inputs)
+        _check_needed_inputs(catalog, selected, observations, forecast)
+        windowed = {}
+    else:  # each window opens (and checks) the files it needs
+        observations = forecast = None
+        windowed = {
+            "window": window_length,
+            "sources": files,
+            "check_inputs": lambda o, f: _check_needed_inputs(catalog, selected, o, f),
+        }
     started = time.monotonic()
     with (
         _dask_cluster(workers, scheduler),
@@ -318,7 +328,8 @@ def publish(
                 tasks[stage] = bar.add_task(label, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
-        summary = publish_products(
+        publisher = publish_products if window_length is None else publish_in_windows
+        summary = publisher(
             observations,
             root,
             selected,
@@ -332,7 +343,7 @@ def publish(
             storage_options={"client_kwargs": {"endpoint_url": endpoint_url}}
             if endpoint_url
             else None,
-            window=window_length,
+            **windowed,
         )
     table = Table(title=f"published {len(summary.stores)} products to {root}")
     for column in ("product", "family", "time steps", "MB", "action"):

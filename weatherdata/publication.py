@@ -897,6 +897,8 @@ def publish_in_windows(
     until=None,
     progress: Callable[[str, int, int], None] | None = None,
     skip_missing: bool | None = None,
+    sources=None,
+    check_inputs: Callable[[xr.Dataset | None, xr.Dataset | None], None] | None = None,
     **keywords,
 ) -> PublishSummary:
     """Publish a time range window by window, each from the inputs it needs only.
@@ -917,6 +919,14 @@ def publish_in_windows(
     first day: the Canadian fire weather codes, KBDI, the rain-process total, and what
     is built on them) are published once over the whole range, after the windows.
 
+    With ``sources`` (files, globs, directories) instead of ``observations`` and
+    ``forecast``, each window *opens* only the files that hold its times
+    (:func:`weatherdata.ingest.index_inputs`), so the opened inputs follow the window too
+    (a lazily opened record costs memory per file: its Dask graph, and HDF5's metadata
+    cache of each of the up to 128 files xarray keeps open); ``check_inputs(observations,
+    forecast)`` is then called on each window's inputs, and each store's provenance lists
+    the files of its window.
+
     The result equals one :func:`publish` of the whole range (tests/test_windows.py).
     Other keywords are passed to :func:`publish`.
     """
@@ -932,7 +942,38 @@ def publish_in_windows(
         if products is not None
         else [pid for pid, entry in catalog.products.items() if entry.family != "intermediate"]
     )
-    times = _time_values(observations, forecast)
+    if sources is not None:
+        from . import ingest
+
+        input_index = ingest.index_inputs(sources)
+        times = np.array(
+            [
+                value
+                for entry in input_index
+                if entry.kind != "always"
+                for value in (
+                    (entry.first, entry.last) if entry.kind == "observations" else (entry.first,)
+                )
+            ],
+            dtype="datetime64[ns]",
+        )
+
+        def open_window(start, until):
+            first = None if start is None else start - WINDOW_MARGIN
+            files = [entry for entry in input_index if entry.overlaps(first, until)]
+            if all(entry.kind == "always" for entry in files):
+                return None, None, []
+            paths = [entry.path for entry in files]
+            opened_observations, opened_forecast = ingest.open_inputs(paths)
+            if check_inputs:
+                check_inputs(opened_observations, opened_forecast)
+            return (*_window_inputs(opened_observations, opened_forecast, start, until), paths)
+    else:
+        times = _time_values(observations, forecast)
+
+        def open_window(start, until):
+            return (*_window_inputs(observations, forecast, start, until), None)
+
     if not times.size:
         raise PublishError("the inputs have no time axis: nothing to publish in windows")
     first = pd.Timestamp(since) if since is not None else pd.Timestamp(times.min())
@@ -953,11 +994,11 @@ def publish_in_windows(
     waiting: dict[str, pd.Timestamp] = {}
 
     def run(group, inputs_start, window_since, window_until):
-        window_observations, window_forecast = _window_inputs(
-            observations, forecast, inputs_start, window_until
-        )
+        window_observations, window_forecast, files = open_window(inputs_start, window_until)
         if not _has_times(window_observations, window_forecast, window_since, window_until):
             return  # a gap in the record: nothing to publish in this window
+        if files is not None:
+            keywords["input_files"] = files
         part = publish(
             window_observations,
             root,

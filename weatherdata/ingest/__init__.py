@@ -71,6 +71,7 @@ __all__ = [
     "TARGET_CHUNK_BYTES",
     "BaseReader",
     "GribReader",
+    "InputFile",
     "NetCDFReader",
     "Reader",
     "TrackCSVReader",
@@ -79,6 +80,7 @@ __all__ = [
     "default_chunks",
     "find_reader",
     "get_readers",
+    "index_inputs",
     "input_files",
     "missing_inputs",
     "normalize_dataset",
@@ -228,6 +230,55 @@ def _load(sources) -> list[_Item]:
         ds = open_file(path)
         items.append(_Item(path, ds, read_report(ds)["files"][0]))
     return items
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One input file and the times it holds (:func:`index_inputs`).
+
+    ``kind`` is ``observations`` (``first``/``last``: its first and last ``time``),
+    ``forecast`` (its first run and its last valid time) or ``always`` (static,
+    climatology and track files: every window reads them).
+    """
+
+    path: str
+    kind: str
+    first: np.datetime64 | None = None
+    last: np.datetime64 | None = None
+
+    def overlaps(self, start, end) -> bool:
+        """Holds times within ``[start, end]`` (None: unbounded), or is read always."""
+        if self.kind == "always":
+            return True
+        return (start is None or self.last >= np.datetime64(start)) and (
+            end is None or self.first <= np.datetime64(end)
+        )
+
+
+def index_inputs(sources) -> list[InputFile]:
+    """Every input file with the times it holds: each is opened, read for its time
+    coordinates only, and closed. Lets a long record be opened a time window at a time
+    (``weatherdata publish --window``): each window then opens the files it needs only."""
+    index = []
+    for path in input_files(sources):
+        ds = open_file(path)
+        try:
+            kind = read_report(ds)["files"][0]["kind"]
+            dims = {dim for variable in ds.data_vars.values() for dim in variable.dims}
+            if kind in ("track", "static", "climatology"):
+                index.append(InputFile(path, "always"))
+            elif "init_time" in dims and "valid_time" in ds.coords:
+                valid = np.asarray(ds["valid_time"].values)
+                runs = np.asarray(ds["init_time"].values)
+                index.append(InputFile(path, "forecast", runs.min(), valid.max()))
+            elif "time" in dims:
+                times = np.asarray(ds["time"].values)
+                index.append(InputFile(path, "observations", times.min(), times.max()))
+            else:
+                index.append(InputFile(path, "always"))
+        finally:
+            ds.close()
+    return index
 
 
 def _grid(ds: xr.Dataset) -> dict[str, np.ndarray]:

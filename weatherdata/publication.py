@@ -958,21 +958,33 @@ def publish_in_windows(
             dtype="datetime64[ns]",
         )
 
+        opened: dict[str, xr.Dataset] = {}  # files still needed, reused by later windows
+
         def open_window(start, until):
             first = None if start is None else start - WINDOW_MARGIN
             files = [entry for entry in input_index if entry.overlaps(first, until)]
             if all(entry.kind == "always" for entry in files):
                 return None, None, []
             paths = [entry.path for entry in files]
-            opened_observations, opened_forecast = ingest.open_inputs(paths)
+            opened_observations, opened_forecast = ingest.open_inputs(paths, opened=opened)
             if check_inputs:
                 check_inputs(opened_observations, opened_forecast)
             return (*_window_inputs(opened_observations, opened_forecast, start, until), paths)
+
+        def forget_before(start):
+            """Drop the opened files a window from ``start`` on no longer reads."""
+            first = None if start is None else start - WINDOW_MARGIN
+            for entry in input_index:
+                if entry.path in opened and not entry.overlaps(first, None):
+                    del opened[entry.path]
     else:
         times = _time_values(observations, forecast)
 
         def open_window(start, until):
             return (*_window_inputs(observations, forecast, start, until), None)
+
+        def forget_before(start):
+            pass
 
     if not times.size:
         raise PublishError("the inputs have no time axis: nothing to publish in windows")
@@ -1030,6 +1042,7 @@ def publish_in_windows(
             since_here = waiting.get(pid, window_since)
             key = (_grouped_start(lookbacks[pid], since_here, record_start), since_here)
             groups.setdefault(key, []).append(pid)
+        forget_before(min(start for start, _ in groups) if groups else window_since)
         for (inputs_start, since_here), group in sorted(groups.items()):
             run(group, inputs_start, since_here, window_until)
     if whole:

@@ -224,10 +224,12 @@ def open_file(path: str | os.PathLike) -> xr.Dataset:
     return normalize_dataset(raw, source=os.fspath(path), reader=reader.name)
 
 
-def _load(sources) -> list[_Item]:
+def _load(sources, opened: dict[str, xr.Dataset] | None = None) -> list[_Item]:
     items = []
     for path in input_files(sources):
-        ds = open_file(path)
+        ds = opened.get(path) if opened is not None else None
+        if ds is None:
+            ds = open_file(path)
         items.append(_Item(path, ds, read_report(ds)["files"][0]))
     return items
 
@@ -555,13 +557,20 @@ def open_forecast(sources, *, chunks: Mapping[str, Any] | None = None) -> xr.Dat
 
 
 def open_inputs(
-    sources, *, chunks: Mapping[str, Any] | None = None
+    sources,
+    *,
+    chunks: Mapping[str, Any] | None = None,
+    opened: dict[str, xr.Dataset] | None = None,
 ) -> tuple[xr.Dataset | None, xr.Dataset | None]:
     """``(observations or None, forecast or None)``, reading every file once.
 
     Static and climatology files are merged into whichever of the two shares their grid.
+    ``opened``: files already opened (:func:`open_file`), by path, used instead of opening
+    them again (consecutive time windows share files); the files opened here are added.
     """
-    items = _load(sources)
+    items = _load(sources, opened)
+    if opened is not None:
+        opened.update({item.path: item.ds for item in items})
     observations, _ = _assemble(items, "time", chunks, strict=False)
     forecast, _ = _assemble(items, "forecast", chunks, strict=False)
     if observations is None and forecast is None:

@@ -470,7 +470,8 @@ def main():
         choices=("all", "sample", "windowed"),
         default="all",
         help="publish every product (default), the --sample, or the products whose "
-        "look-back is not the whole record (what --memory-window publishes window by window)",
+        "look-back is a duration (what --memory-window publishes window by window; not the "
+        "per-period totals, one pass per period, nor the whole-record ones)",
     )
     parser.add_argument(
         "--memory-window",
@@ -511,7 +512,9 @@ def main():
         "windowed": [
             pid
             for pid, entry in shipped_catalog().products.items()
-            if entry.family != "intermediate" and not shipped_catalog().lookback(pid).record
+            if entry.family != "intermediate"
+            and not shipped_catalog().lookback(pid).record
+            and not shipped_catalog().lookback(pid).periods
         ],
     }[args.memory_products]
     in_windows = f", in windows of {args.memory_window}" if args.memory_window else ""

@@ -915,9 +915,13 @@ def publish_in_windows(
     products read 33 days. Dask's graph, and memory,
     then follow the window, not the record.
 
-    Products whose value depends on the whole record (recursions that start on its
-    first day: the Canadian fire weather codes, KBDI, the rain-process total, and what
-    is built on them) are published once over the whole range, after the windows.
+    Per-period totals (a year's growing degree days, a season's chill units) are
+    published after the windows, one pass per period from the period's start: memory
+    follows the period (at most a year), and the year is not read again in every
+    window. Products whose value depends on the whole record (recursions that start on
+    its first day: the Canadian fire weather codes, KBDI, the rain-process total;
+    Thornthwaite's PET, which uses the whole year; and what is built on them) are
+    published once over the whole range, last.
 
     With ``sources`` (files, globs, directories) instead of ``observations`` and
     ``forecast``, each window *opens* only the files that hold its times
@@ -992,8 +996,22 @@ def publish_in_windows(
     last = pd.Timestamp(until) if until is not None else pd.Timestamp(times.max())
     lookbacks = {pid: catalog.lookback(pid, parameters) for pid in ids}
     record_start = pd.Timestamp(times.min())
-    whole = [pid for pid in ids if lookbacks[pid].record]
-    windowed = [pid for pid in ids if not lookbacks[pid].record]
+    whole = [pid for pid in ids if lookbacks[pid].record or len(lookbacks[pid].periods) > 1]
+    periodic: dict[str, list[str]] = {}  # per-period totals, by their period (YS, MS, …)
+    for pid in ids:
+        if pid not in whole and lookbacks[pid].periods:
+            periodic.setdefault(next(iter(lookbacks[pid].periods)), []).append(pid)
+    windowed = [pid for pid in ids if pid not in whole and not lookbacks[pid].periods]
+    period_passes = []
+    for alias, group in periodic.items():
+        offset = pd.tseries.frequencies.to_offset(alias)
+        for start in pd.date_range(offset.rollback(first.normalize()), last, freq=alias):
+            pass_since, pass_until = (
+                max(first, start),
+                min(last, start + offset - pd.Timedelta(1, "ns")),
+            )
+            inputs_start = min(lookbacks[pid].inputs_start(pass_since) for pid in group)
+            period_passes.append((group, max(inputs_start, record_start), pass_since, pass_until))
     windows = [
         (max(first, start), min(last, start + length - pd.Timedelta(1, "ns")))
         for start in pd.date_range(first.floor("D"), last, freq=length)
@@ -1033,7 +1051,7 @@ def publish_in_windows(
             else:
                 waiting.pop(pid, None)
 
-    total = len(windows) + bool(whole)
+    total = len(windows) + len(period_passes) + bool(whole)
     for index, (window_since, window_until) in enumerate(windows):
         if progress:
             progress("window", index, total)
@@ -1045,9 +1063,17 @@ def publish_in_windows(
         forget_before(min(start for start, _ in groups) if groups else window_since)
         for (inputs_start, since_here), group in sorted(groups.items()):
             run(group, inputs_start, since_here, window_until)
+    # A per-period total (a year's growing degree days) needs its period's inputs from the
+    # period's start: one pass per period, after the windows, rather than every window
+    # reading the year so far again.
+    for index, (group, inputs_start, pass_since, pass_until) in enumerate(period_passes):
+        if progress:
+            progress("window", len(windows) + index, total)
+        forget_before(inputs_start)
+        run(group, inputs_start, pass_since, pass_until)
     if whole:
         if progress:
-            progress("window", len(windows), total)
+            progress("window", total - 1, total)
         run(whole, None, first, last)
     if progress:
         progress("window", total, total)

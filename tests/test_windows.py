@@ -265,3 +265,34 @@ def test_input_index_lists_the_times_of_each_file(demo_directory):
     }
     assert "surface_20260728.nc" in chosen and "surface_20260727.nc" not in chosen
     assert "forecast_20260726T12.nc" in chosen and "static.nc" in chosen
+
+
+def test_a_window_set_on_the_command_line_is_published_over_the_whole_record(
+    demo_inputs, tmp_path, monkeypatch
+):
+    # The declared 48 h look-back of the huinantian level follows the catalog's wall
+    # window, not a --set of it: such a product is published in one pass, on the safe side.
+    import weatherdata.publication as publication
+
+    observations, _ = demo_inputs
+    calls = []
+    original = publication.publish
+
+    def recording(window_observations, root, products, **keywords):
+        calls.append((tuple(products), keywords["since"], keywords["until"]))
+        return original(window_observations, root, products, **keywords)
+
+    monkeypatch.setattr(publication, "publish", recording)
+    product = "huinantian_condensation_level"
+    for wall_window, passes in (("48 h", 3), ("72 h", 1)):
+        calls.clear()
+        publication.publish_in_windows(
+            observations,
+            tmp_path / wall_window.replace(" ", ""),
+            [product],
+            window="2D",
+            parameters={product: {"wall_window": wall_window}},
+        )
+        assert len(calls) == passes, calls
+    assert pd.Timestamp(calls[0][1]) == pd.Timestamp(observations["time"].values[0])
+    assert pd.Timestamp(calls[0][2]) == pd.Timestamp(observations["time"].values[-1])

@@ -874,6 +874,25 @@ def _has_times(observations, forecast, since, until) -> bool:
     return any(((t >= since) & (t <= until)).any() for t in times)
 
 
+def _overrides_a_duration(catalog: Catalog, product_id: str, parameters) -> bool:
+    """A parameter override that changes a duration (a window) of the product or of
+    anything it is built from."""
+    from .catalog import parameter_value
+    from .units import parse_units
+
+    hour = parse_units("h").dimensionality
+    for dependency in catalog.closure([product_id]):
+        declared = catalog[dependency].parameters
+        for name, value in ((parameters or {}).get(dependency) or {}).items():
+            value = parameter_value(value)
+            if getattr(value, "dimensionality", None) != hour:
+                continue
+            default = parameter_value(declared[name]) if name in declared else None
+            if default is None or value.m_as("s") != default.m_as("s"):
+                return True
+    return False
+
+
 def _grouped_start(lookback, since: pd.Timestamp, record_start: pd.Timestamp) -> pd.Timestamp:
     """Where a product's inputs start in a window, rounded so that few groups form: the
     look-back rounded up to a power of two days (1, 2, 4, … d; each group is one derive
@@ -995,6 +1014,11 @@ def publish_in_windows(
     first = pd.Timestamp(since) if since is not None else pd.Timestamp(times.min())
     last = pd.Timestamp(until) if until is not None else pd.Timestamp(times.max())
     lookbacks = {pid: catalog.lookback(pid, parameters) for pid in ids}
+    for pid in ids:
+        # A look-back declared for the catalog's windows (the excess heat factor's 30
+        # days, the huinantian 48 h) does not follow a --set of such a window: safe side.
+        if _overrides_a_duration(catalog, pid, parameters):
+            lookbacks[pid] = Lookback(record=True)
     record_start = pd.Timestamp(times.min())
     whole = [pid for pid in ids if lookbacks[pid].record or len(lookbacks[pid].periods) > 1]
     periodic: dict[str, list[str]] = {}  # per-period totals, by their period (YS, MS, …)

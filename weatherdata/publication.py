@@ -724,41 +724,26 @@ def publish(
         Skip products whose inputs are absent (default: when ``products`` is None).
     """
     catalog = catalog or shipped_catalog()
+    passed_on = {
+        "forecast": forecast,
+        "parameters": parameters,
+        "input_files": input_files,
+        "catalog": catalog,
+        "wait": wait,
+        "progress": progress,
+        "since": since,
+        "until": until,
+        "storage_options": storage_options,
+        "skip_missing": skip_missing,
+    }
     if window is not None:
-        return publish_in_windows(
-            observations,
-            root,
-            products,
-            window=window,
-            forecast=forecast,
-            parameters=parameters,
-            input_files=input_files,
-            catalog=catalog,
-            wait=wait,
-            progress=progress,
-            since=since,
-            until=until,
-            storage_options=storage_options,
-            skip_missing=skip_missing,
-        )
+        return publish_in_windows(observations, root, products, window=window, **passed_on)
     started = time.monotonic()
     if skip_missing is None:
         skip_missing = products is None
     if is_remote(root):
         return _publish_remote(
-            observations,
-            str(root),
-            products,
-            forecast=forecast,
-            parameters=parameters,
-            input_files=input_files,
-            catalog=catalog,
-            wait=wait,
-            progress=progress,
-            since=since,
-            until=until,
-            storage_options=storage_options,
-            skip_missing=skip_missing,
+            observations, str(root), products, **{**passed_on, "skip_missing": skip_missing}
         )
     root = Path(root)
     summary = PublishSummary(root=str(root))

@@ -878,12 +878,19 @@ def _overrides_a_duration(catalog: Catalog, product_id: str, parameters) -> bool
     return False
 
 
-def _grouped_start(lookback, since: pd.Timestamp, record_start: pd.Timestamp) -> pd.Timestamp:
-    """Where a product's inputs start in a window, rounded so that few groups form: the
-    look-back rounded up to a power of two days (1, 2, 4, … d; each group is one derive
-    and one write), and never before the record's start (where all early groups meet)."""
-    days = lookback.duration / pd.Timedelta(days=1)
-    rounded = pd.Timedelta(days=2 ** max(0, int(np.ceil(np.log2(days)))) if days > 0 else 1)
+def _grouped_start(
+    lookback, since: pd.Timestamp, record_start: pd.Timestamp, window: pd.Timedelta
+) -> pd.Timestamp:
+    """Where a product's inputs start in a window, rounded so that few groups form (each
+    group is one derive and one write): the look-back rounded up to a power of two days
+    (1, 2, 4, … d) up to the window's length, to a multiple of the window beyond it, and
+    never before the record's start (where all early groups meet)."""
+    day = pd.Timedelta(days=1)
+    rounded = day
+    while rounded < lookback.duration and rounded < window:
+        rounded *= 2
+    if rounded < lookback.duration:
+        rounded = window * int(np.ceil(lookback.duration / window))
     start = Lookback(rounded, lookback.periods).inputs_start(since)
     return max(start, record_start)
 
@@ -1067,7 +1074,7 @@ def publish_in_windows(
         groups: dict[tuple, list[str]] = {}
         for pid in windowed:
             since_here = waiting.get(pid, window_since)
-            key = (_grouped_start(lookbacks[pid], since_here, record_start), since_here)
+            key = (_grouped_start(lookbacks[pid], since_here, record_start, length), since_here)
             groups.setdefault(key, []).append(pid)
         forget_before(min(start for start, _ in groups) if groups else window_since)
         for (inputs_start, since_here), group in sorted(groups.items()):

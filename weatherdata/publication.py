@@ -49,9 +49,10 @@ import zarr.storage
 from zarr.codecs import BloscCodec
 
 from ._version import __version__
-from .catalog import Catalog, Lookback, ProductEntry, shipped_catalog
+from .catalog import Catalog, Lookback, ProductEntry, parameter_value, shipped_catalog
 from .engine import derive_arrays
 from .errors import PublishError
+from .units import parse_units
 
 # We publish zarr-python's consolidated metadata for v3 deliberately (one metadata
 # request per store); its reminder that this is an extension is not news to users.
@@ -836,10 +837,16 @@ def _time_values(observations, forecast) -> np.ndarray:
     return np.concatenate(values) if values else np.array([], dtype="datetime64[ns]")
 
 
+def _inputs_from(start):
+    """The first input time read for products whose inputs start at ``start`` (None: the
+    record's start): :data:`WINDOW_MARGIN` earlier."""
+    return None if start is None else start - WINDOW_MARGIN
+
+
 def _window_inputs(observations, forecast, start, until):
     """The inputs from ``start`` (None: the record's start) to ``until``; forecast runs
     from the longest lead before ``start`` (an older run no longer reaches it)."""
-    first = None if start is None else start - WINDOW_MARGIN
+    first = _inputs_from(start)
     if observations is not None and "time" in observations.dims:
         observations = observations.sel(time=slice(first, until))
     if forecast is not None and "init_time" in forecast.dims:
@@ -851,20 +858,13 @@ def _window_inputs(observations, forecast, start, until):
 
 
 def _has_times(observations, forecast, since, until) -> bool:
-    times = []
-    if observations is not None and "time" in observations.dims:
-        times.append(observations["time"].values)
-    if forecast is not None and "init_time" in forecast.dims:
-        times.append(forecast["init_time"].values)
-    return any(((t >= since) & (t <= until)).any() for t in times)
+    times = _time_values(observations, forecast)
+    return bool(((times >= since) & (times <= until)).any())
 
 
 def _overrides_a_duration(catalog: Catalog, product_id: str, parameters) -> bool:
     """A parameter override that changes a duration (a window) of the product or of
     anything it is built from."""
-    from .catalog import parameter_value
-    from .units import parse_units
-
     hour = parse_units("h").dimensionality
     for dependency in catalog.closure([product_id]):
         declared = catalog[dependency].parameters
@@ -976,8 +976,7 @@ def publish_in_windows(
         opened: dict[str, xr.Dataset] = {}  # files still needed, reused by later windows
 
         def open_window(start, until):
-            first = None if start is None else start - WINDOW_MARGIN
-            files = [entry for entry in input_index if entry.overlaps(first, until)]
+            files = [entry for entry in input_index if entry.overlaps(_inputs_from(start), until)]
             if all(entry.kind == "always" for entry in files):
                 return None, None, []
             paths = [entry.path for entry in files]
@@ -988,9 +987,8 @@ def publish_in_windows(
 
         def forget_before(start):
             """Drop the opened files a window from ``start`` on no longer reads."""
-            first = None if start is None else start - WINDOW_MARGIN
             for entry in input_index:
-                if entry.path in opened and not entry.overlaps(first, None):
+                if entry.path in opened and not entry.overlaps(_inputs_from(start), None):
                     del opened[entry.path]
     else:
         times = _time_values(observations, forecast)

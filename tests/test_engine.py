@@ -150,3 +150,68 @@ def test_window_products_record_the_input_time_step(tmp_path):
         ds = grid_dataset({"precipitation_amount": 1.0}, times=12, step=step)
         out = weatherdata.derive(ds, ["wet"], catalog=catalog)["wet"]
         assert out.attrs["weatherdata_input_time_step"] == expected
+
+
+def _unreadable(ds, name):
+    """``ds`` with ``name`` replaced by Dask chunks that raise when computed."""
+    import dask.array
+
+    def fail(block):
+        raise AssertionError(f"{name} was read")
+
+    poisoned = ds[name].copy(data=dask.array.map_blocks(fail, ds[name].data, dtype=np.float32))
+    return ds.assign({name: poisoned})
+
+
+def test_published_values_are_read_instead_of_deriving_again(tmp_path):
+    catalog = _catalog(tmp_path)
+    ds = grid_dataset({"eastward_wind_10m": 3.0, "northward_wind_10m": 4.0}, times=3)
+    speed = weatherdata.derive(ds, ["speed"], catalog=catalog)["speed"].compute()
+    published = speed.copy(data=np.full(speed.shape, 36.0, dtype=np.float32))  # 10 m/s
+    published = published.chunk({"time": 1}).assign_attrs(units="m s-1", note="stored")
+    out = weatherdata.derive(
+        _unreadable(ds, "eastward_wind_10m"),
+        ["speed_of_speed", "speed"],
+        catalog=catalog,
+        published={"speed": published},
+    )
+    # the published speed is used (and its inputs never read); metadata stay the catalog's
+    np.testing.assert_allclose(out["speed_of_speed"].values, np.hypot(10.0, 10.0), rtol=1e-6)
+    np.testing.assert_array_equal(out["speed"].values, published.values)
+    assert out["speed"].attrs == speed.attrs
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["a time missing", "times shifted", "another dtype", "other dimensions"],
+)
+def test_published_values_that_do_not_cover_the_derivation_are_not_used(tmp_path, change):
+    catalog = _catalog(tmp_path)
+    ds = grid_dataset({"eastward_wind_10m": 3.0, "northward_wind_10m": 4.0}, times=3)
+    speed = weatherdata.derive(ds, ["speed"], catalog=catalog)["speed"].compute()
+    published = speed.copy(data=np.full(speed.shape, 36.0, dtype=np.float32))
+    published = {
+        "a time missing": published.isel(time=[0, 2]),
+        "times shifted": published.assign_coords(time=published.time + np.timedelta64(1, "h")),
+        "another dtype": published.astype(np.float64),
+        "other dimensions": published.transpose("latitude", "time", "longitude"),
+    }[change]
+    out = weatherdata.derive(ds, ["speed_of_speed"], catalog=catalog, published={"speed": published})
+    np.testing.assert_allclose(out["speed_of_speed"].values, np.hypot(5.0, 5.0), rtol=1e-6)
+
+
+def test_published_values_may_hold_more_times_than_derived(tmp_path):
+    catalog = _catalog(tmp_path)
+    ds = grid_dataset({"eastward_wind_10m": 3.0, "northward_wind_10m": 4.0}, times=3)
+    longer = grid_dataset({"eastward_wind_10m": 6.0, "northward_wind_10m": 8.0}, times=5)
+    longer = longer.assign_coords(time=longer.time - np.timedelta64(1, "h"))
+    published = weatherdata.derive(longer, ["speed"], catalog=catalog)["speed"]
+    out = weatherdata.derive(
+        _unreadable(ds, "eastward_wind_10m"),
+        ["speed_of_speed"],
+        catalog=catalog,
+        published={"speed": published},
+    )
+    assert out.sizes["time"] == 3
+    np.testing.assert_array_equal(out["time"].values, ds["time"].values)
+    np.testing.assert_allclose(out["speed_of_speed"].values, np.hypot(10.0, 10.0), rtol=1e-6)

@@ -12,6 +12,7 @@ import pytest
 import xarray as xr
 
 import weatherdata
+from weatherdata import engine
 from weatherdata.catalog import Lookback, load_catalog, shipped_catalog
 from weatherdata.errors import CatalogError, PublishError
 from weatherdata.publication import publish, publish_in_windows, store_path
@@ -98,6 +99,9 @@ SAMPLE = [
     "heat_warning_signal",
     "keetch_byram_drought_index",
     "process_rainfall_total",
+    # published by the windows, read back by the whole-record pass for KBDI
+    "daily_precipitation",
+    "daily_maximum_temperature",
 ]
 
 
@@ -110,11 +114,20 @@ def _without_run_attributes(data: xr.Dataset) -> xr.Dataset:
 @pytest.mark.slow
 @pytest.mark.parametrize("opened", ["once", "per window"])
 def test_windowed_publication_equals_one_publication_of_the_whole_range(
-    demo_directory, demo_inputs, published_demo, tmp_path, opened
+    demo_directory, demo_inputs, published_demo, tmp_path, opened, monkeypatch
 ):
     observations, forecast = demo_inputs
     one_root, _ = published_demo
     reports = []
+    read_back = []
+    original = engine._read_back
+
+    def recording(derived, stored):
+        result = original(derived, stored)
+        read_back.append((derived.name, result is not derived))
+        return result
+
+    monkeypatch.setattr(engine, "_read_back", recording)
     if opened == "once":
         inputs = {"forecast": forecast}
     else:  # each window opens the files that hold its times
@@ -138,6 +151,8 @@ def test_windowed_publication_equals_one_publication_of_the_whole_range(
         assert "surface_20260729.nc" in names
         assert "surface_20260725.nc" not in names
     assert summary.skipped == {}
+    # the whole-record pass read KBDI's daily series from the windows' stores
+    assert sorted(read_back) == [("daily_maximum_temperature", True), ("daily_precipitation", True)]
     # three windows, a pass for the year and one for the chill season, the whole record
     assert ("window", 6, 6) in reports
     for product_id in SAMPLE:

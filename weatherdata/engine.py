@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from . import _pickling
@@ -201,6 +202,33 @@ def _finish(entry: ProductEntry, result, catalog: Catalog) -> xr.DataArray | xr.
     return result
 
 
+def _read_back(derived: xr.DataArray, stored: xr.DataArray) -> xr.DataArray:
+    """``derived`` with its values read from ``stored`` (a published store of the same
+    product), if ``stored`` holds every coordinate value of ``derived`` on the same
+    dimensions; else ``derived`` unchanged. Stores keep the derived dtype (float32,
+    categories as int8 that decode to float32 with NaN), so the values are the same."""
+    if stored.dims != derived.dims or stored.dtype != derived.dtype:
+        return derived
+    positions = {}
+    for dim in derived.dims:
+        if dim not in derived.coords or dim not in stored.coords:
+            return derived
+        wanted, held = derived[dim].values, stored[dim].values
+        if wanted.dtype != held.dtype:
+            return derived
+        if np.array_equal(wanted, held):
+            continue
+        index = pd.Index(held)
+        if not index.is_unique:
+            return derived
+        found = index.get_indexer(wanted)
+        if (found < 0).any():
+            return derived
+        positions[dim] = found
+    values = stored.isel(positions) if positions else stored
+    return derived.copy(data=values.data)
+
+
 def derive(
     observations: xr.Dataset | None,
     products: Iterable[str] | None = None,
@@ -211,6 +239,7 @@ def derive(
     skip_missing: bool = False,
     skip_insufficient: bool | None = None,
     skipped: dict[str, str] | None = None,
+    published: Mapping[str, xr.DataArray] | None = None,
     _as_arrays: bool = False,
 ) -> xr.Dataset:
     """Derive products from canonical inputs, lazily.
@@ -235,6 +264,13 @@ def derive(
         raising. Default: like ``skip_missing`` (and on when ``products`` is None).
     skipped
         A dict filled with ``{product_id: reason}`` for every requested product dropped.
+    published
+        Values already published for some products, ``{product_id: DataArray}`` read
+        back from their stores: a product (requested or an input of one) whose derivation
+        returns coordinates the published values all hold is read from them instead, so
+        what it is built from is never computed (a whole-record pass reads the warning
+        signals its district tables need rather than deriving the record's signals again).
+        Its metadata stay those of the derivation.
 
     Returns
     -------
@@ -324,6 +360,8 @@ def derive(
             unavailable[pid] = str(exc)
             continue
         computed[pid] = _finish(entry, result, catalog)
+        if published and pid in published:
+            computed[pid] = _read_back(computed[pid], published[pid])
         if (
             step is not None
             and entry.time.kind in ("rolling_window", "daily", "period")

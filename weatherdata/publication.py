@@ -463,6 +463,7 @@ def _derive_for_publication(
     input_files,
     skipped,
     skip_missing,
+    published=None,
 ):
     """The products to write (each on its own axes, cut to the time range) and provenance;
     ``skipped`` is filled with the products the inputs do not allow and why."""
@@ -477,6 +478,7 @@ def _derive_for_publication(
         # its first complete day (or window) and the summary says so.
         skip_insufficient=True,
         skipped=skipped,
+        published=published,
     )
     now = dt.datetime.now(dt.UTC)
     provenance = {
@@ -693,6 +695,7 @@ def publish(
     storage_options: dict | None = None,
     window=None,
     skip_missing: bool | None = None,
+    published=None,
 ) -> PublishSummary:
     """Derive and publish products as Zarr v3 stores under ``root``, atomically.
 
@@ -723,6 +726,10 @@ def publish(
         follows the window, not the record. Default: the whole range at once.
     skip_missing
         Skip products whose inputs are absent (default: when ``products`` is None).
+    published
+        ``{product_id: DataArray}`` of values already published (read back from their
+        stores), used instead of deriving those products where they hold every time
+        the derivation would (:func:`weatherdata.derive`).
     """
     catalog = catalog or shipped_catalog()
     passed_on = {
@@ -736,6 +743,7 @@ def publish(
         "until": until,
         "storage_options": storage_options,
         "skip_missing": skip_missing,
+        "published": published,
     }
     if window is not None:
         return publish_in_windows(observations, root, products, window=window, **passed_on)
@@ -759,6 +767,7 @@ def publish(
         input_files,
         summary.skipped,
         skip_missing,
+        published,
     )
     with publisher_lock(root, wait=wait), _clean_up_on_failure(root, catalog):
         writes, plans = [], []
@@ -1037,7 +1046,10 @@ def publish_in_windows(
     # complete days) waits: the next window publishes it from the same ``since``.
     waiting: dict[str, pd.Timestamp] = {}
 
-    def run(group, inputs_start, window_since, window_until):
+    # Products a window skipped: their stores may not hold this run's values for every time.
+    incomplete: set[str] = set()
+
+    def run(group, inputs_start, window_since, window_until, **extra):
         window_observations, window_forecast, files = open_window(inputs_start, window_until)
         if not _has_times(window_observations, window_forecast, window_since, window_until):
             return  # a gap in the record: nothing to publish in this window
@@ -1054,11 +1066,12 @@ def publish_in_windows(
             until=window_until,
             progress=progress,
             skip_missing=skip_missing,
-            **keywords,
+            **{**keywords, **extra},
         )
         stores.update({store.product: store for store in part.stores})
         for pid in group:
             if pid in part.skipped:
+                incomplete.add(pid)
                 skipped[pid] = part.skipped[pid]
                 if not part.skipped[pid].startswith("missing input"):
                     waiting.setdefault(pid, window_since)
@@ -1088,7 +1101,18 @@ def publish_in_windows(
     if whole:
         if progress:
             progress("window", total - 1, total)
-        run(whole, None, first, last)
+        # What the whole-record products are built from and the windows have just
+        # published over the whole record (the district tables' warning signals, the daily
+        # series of the drought indices) is read back from the stores, not derived again
+        # over the record: the record pass then computes only its own recursions.
+        published = {}
+        if first <= record_start and not is_remote(root):
+            built_from = set(catalog.closure(whole)) - set(whole)
+            published = {
+                pid: open_published(root, pid, catalog)[pid]
+                for pid in sorted(built_from & set(stores) - incomplete)
+            }
+        run(whole, None, first, last, published=published or keywords.get("published"))
     if progress:
         progress("window", total, total)
     summary.stores = [stores[pid] for pid in ids if pid in stores]
@@ -1660,6 +1684,7 @@ def _publish_remote(
     until,
     storage_options,
     skip_missing,
+    published,
 ):
     """Publish to an object store.
 
@@ -1687,6 +1712,7 @@ def _publish_remote(
         input_files,
         summary.skipped,
         skip_missing,
+        published,
     )
     with _remote_failure(root, summary), _remote_lock(fs, root, wait):
         try:

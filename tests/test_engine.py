@@ -196,7 +196,9 @@ def test_published_values_that_do_not_cover_the_derivation_are_not_used(tmp_path
         "another dtype": published.astype(np.float64),
         "other dimensions": published.transpose("latitude", "time", "longitude"),
     }[change]
-    out = weatherdata.derive(ds, ["speed_of_speed"], catalog=catalog, published={"speed": published})
+    out = weatherdata.derive(
+        ds, ["speed_of_speed"], catalog=catalog, published={"speed": published}
+    )
     np.testing.assert_allclose(out["speed_of_speed"].values, np.hypot(5.0, 5.0), rtol=1e-6)
 
 

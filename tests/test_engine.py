@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import xarray as xr
 import yaml
 
 import weatherdata
@@ -217,3 +218,29 @@ def test_published_values_may_hold_more_times_than_derived(tmp_path):
     assert out.sizes["time"] == 3
     np.testing.assert_array_equal(out["time"].values, ds["time"].values)
     np.testing.assert_allclose(out["speed_of_speed"].values, np.hypot(10.0, 10.0), rtol=1e-6)
+
+
+def test_products_are_float32_block_by_block_even_under_float32_metadata():
+    import dask.array
+
+    lying = dask.array.ones((4, 3), chunks=2, dtype=np.float32).map_blocks(
+        lambda block: block.astype(np.float64), dtype=np.float32
+    )
+    assert lying.compute().dtype == np.float64  # what astype(float32) would have left alone
+    fixed = engine._float32(xr.DataArray(lying, dims=("y", "x")))
+    assert fixed.dtype == np.float32
+    assert fixed.compute().dtype == np.float32
+
+
+def test_published_values_that_must_be_read_back_and_do_not_cover_are_an_error(tmp_path):
+    catalog = _catalog(tmp_path)
+    ds = grid_dataset({"eastward_wind_10m": 3.0, "northward_wind_10m": 4.0}, times=3)
+    speed = weatherdata.derive(ds, ["speed"], catalog=catalog)["speed"]
+    with pytest.raises(InputError, match=r"product speed: its published values do not hold"):
+        weatherdata.derive(
+            ds,
+            ["speed_of_speed"],
+            catalog=catalog,
+            published={"speed": speed.isel(time=[0, 1])},
+            must_read_back={"speed"},
+        )

@@ -45,6 +45,23 @@ def test_lookbacks_add_up_through_the_products_a_product_is_built_from():
     assert not CATALOG.lookback("heat_warning_signal").record
 
 
+def test_products_read_back_count_only_with_their_readers_own_lookback():
+    # McArthur's index reads KBDI and 20 days of rainfall: with KBDI read back from its
+    # store, 20 days after the daily series' day
+    mcarthur = CATALOG.lookback(
+        "mcarthur_forest_fire_danger_index", published={"keetch_byram_drought_index"}
+    )
+    assert not mcarthur.record
+    assert mcarthur.duration == pd.Timedelta("22D")
+    # the city table with every signal read back: only its own (instant) look-back
+    signals = set(CATALOG.dependencies("guangdong_city_warning_signals"))
+    assert CATALOG.lookback("guangdong_city_warning_signals", published=signals) == Lookback()
+    # ... but not with the drought signal derived (MCI rests on Thornthwaite's year)
+    assert CATALOG.lookback(
+        "guangdong_city_warning_signals", published=signals - {"drought_warning_signal"}
+    ).record
+
+
 def test_period_lookback_starts_at_the_period_in_progress():
     since = pd.Timestamp("2026-07-27T06:00")
     year = CATALOG.lookback("growing_degree_days")  # period YS
@@ -102,6 +119,8 @@ SAMPLE = [
     # published by the windows, read back by the whole-record pass for KBDI
     "daily_precipitation",
     "daily_maximum_temperature",
+    # built on KBDI: windows after the record pass, KBDI read back
+    "mcarthur_forest_fire_danger_index",
 ]
 
 
@@ -151,10 +170,17 @@ def test_windowed_publication_equals_one_publication_of_the_whole_range(
         assert "surface_20260729.nc" in names
         assert "surface_20260725.nc" not in names
     assert summary.skipped == {}
-    # the whole-record pass read KBDI's daily series from the windows' stores
-    assert sorted(read_back) == [("daily_maximum_temperature", True), ("daily_precipitation", True)]
-    # three windows, a pass for the year and one for the chill season, the whole record
-    assert ("window", 6, 6) in reports
+    # KBDI's daily series were read back from the windows' stores, and KBDI itself for
+    # McArthur's index in the windows after the record pass
+    assert {name for name, _ in read_back} == {
+        "daily_maximum_temperature",
+        "daily_precipitation",
+        "keetch_byram_drought_index",
+    }
+    assert all(used for _, used in read_back)
+    # three windows, a pass for the year and one for the chill season, the whole record,
+    # three windows for McArthur's index
+    assert ("window", 9, 9) in reports
     for product_id in SAMPLE:
         entry = CATALOG[product_id]
         one = xr.open_zarr(store_path(one_root, entry), zarr_format=3).load()

@@ -344,14 +344,21 @@ class Catalog:
                 out.append(name)
         return out
 
-    def lookback(self, product_id: str, parameters: dict | None = None) -> Lookback:
+    def lookback(
+        self,
+        product_id: str,
+        parameters: dict | None = None,
+        published: Iterable[str] = (),
+    ) -> Lookback:
         """The inputs a product's value at a time depends on, back from that time.
 
         Its own look-back (``time.lookback``, else from ``time.kind``: a rolling
         window's or a difference's ``window``, one day for a daily value, the period in
         progress for a per-period value, 0 otherwise) after the longest
         of its input products'. ``parameters``: overrides, ``{product: {name: value}}``
-        (a period product's ``period``).
+        (a period product's ``period``). ``published``: input products whose values are
+        read back from their stores rather than derived: only the product's own
+        look-back over them counts.
         """
         entry = self[product_id]
         time = entry.time
@@ -378,8 +385,10 @@ class Catalog:
         elif declared is not None:
             own = Lookback(duration=_duration(declared, "lookback"))
         inputs = Lookback()
+        published = frozenset(published)
         for dependency in self.dependencies(product_id):
-            inputs = inputs | self.lookback(dependency, parameters)
+            if dependency not in published:
+                inputs = inputs | self.lookback(dependency, parameters, published)
         return own + inputs
 
     def canonical_inputs(self, product_id: str) -> set[str]:

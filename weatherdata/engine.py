@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import dask.array
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -167,6 +168,22 @@ def _input_time_step(observations) -> str | None:
     return f"{minutes / 60:g} hour" if minutes % 60 == 0 else f"{minutes:g} minute"
 
 
+def _float32(result: xr.DataArray) -> xr.DataArray:
+    """``result`` as float32, block by block too: a Dask array whose metadata already say
+    float32 is left alone by ``astype``, and some kernels (xclim's KBDI) return float64
+    blocks under float32 metadata. Published stores hold float32, so without this a
+    product built on one computed from the float64 values, and one built on its store
+    from the float32 ones."""
+    result = result.astype(np.float32)
+    if isinstance(result.data, dask.array.Array):
+        result = result.copy(data=result.data.map_blocks(_block_as_float32, dtype=np.float32))
+    return result
+
+
+def _block_as_float32(block):
+    return block.astype(np.float32, copy=False)
+
+
 def _finish(entry: ProductEntry, result, catalog: Catalog) -> xr.DataArray | xr.Dataset:
     if entry.family == "intermediate":
         if not isinstance(result, xr.Dataset | xr.DataArray):
@@ -193,7 +210,7 @@ def _finish(entry: ProductEntry, result, catalog: Catalog) -> xr.DataArray | xr.
     else:
         allowed = [c.value for c in entry.categories]
         result = result.where(result.isin(allowed))
-    result = result.astype(np.float32)
+    result = _float32(result)
     result = result.drop_vars(
         [name for name in result.coords if not _keep_coordinate(result, name)]
     )
@@ -229,6 +246,15 @@ def _read_back(derived: xr.DataArray, stored: xr.DataArray) -> xr.DataArray:
     return derived.copy(data=values.data)
 
 
+def _extent(values: xr.DataArray) -> str:
+    """``first … last`` of the first dimension's coordinate, for messages."""
+    dim = values.dims[0] if values.dims else None
+    if dim is None or dim not in values.coords or not values.sizes[dim]:
+        return "no coordinate"
+    coordinate = values[dim].values
+    return f"{dim} {coordinate[0]} … {coordinate[-1]}"
+
+
 def derive(
     observations: xr.Dataset | None,
     products: Iterable[str] | None = None,
@@ -240,6 +266,7 @@ def derive(
     skip_insufficient: bool | None = None,
     skipped: dict[str, str] | None = None,
     published: Mapping[str, xr.DataArray] | None = None,
+    must_read_back: Iterable[str] = (),
     _as_arrays: bool = False,
 ) -> xr.Dataset:
     """Derive products from canonical inputs, lazily.
@@ -271,6 +298,10 @@ def derive(
         what it is built from is never computed (a whole-record pass reads the warning
         signals its district tables need rather than deriving the record's signals again).
         Its metadata stay those of the derivation.
+    must_read_back
+        Ids of ``published`` that cannot be derived from these inputs (a whole-record
+        recursion in a window): an :class:`InputError` if their published values do not
+        hold what the derivation needs, rather than values from too short a record.
 
     Returns
     -------
@@ -361,7 +392,15 @@ def derive(
             continue
         computed[pid] = _finish(entry, result, catalog)
         if published and pid in published:
-            computed[pid] = _read_back(computed[pid], published[pid])
+            derived = computed[pid]
+            computed[pid] = _read_back(derived, published[pid])
+            if computed[pid] is derived and pid in must_read_back:
+                raise InputError(
+                    f"product {pid}: its published values do not hold every "
+                    f"{'/'.join(map(str, derived.dims))} value this derivation needs "
+                    f"({_extent(derived)}); it depends on the whole record: publish "
+                    "it first over the same range"
+                )
         if (
             step is not None
             and entry.time.kind in ("rolling_window", "daily", "period")

@@ -464,6 +464,7 @@ def _derive_for_publication(
     skipped,
     skip_missing,
     published=None,
+    must_read_back=(),
 ):
     """The products to write (each on its own axes, cut to the time range) and provenance;
     ``skipped`` is filled with the products the inputs do not allow and why."""
@@ -479,6 +480,7 @@ def _derive_for_publication(
         skip_insufficient=True,
         skipped=skipped,
         published=published,
+        must_read_back=must_read_back,
     )
     now = dt.datetime.now(dt.UTC)
     provenance = {
@@ -696,6 +698,7 @@ def publish(
     window=None,
     skip_missing: bool | None = None,
     published=None,
+    must_read_back=(),
 ) -> PublishSummary:
     """Derive and publish products as Zarr v3 stores under ``root``, atomically.
 
@@ -729,7 +732,8 @@ def publish(
     published
         ``{product_id: DataArray}`` of values already published (read back from their
         stores), used instead of deriving those products where they hold every time
-        the derivation would (:func:`weatherdata.derive`).
+        the derivation would (:func:`weatherdata.derive`); those in ``must_read_back``
+        are an error if they do not.
     """
     catalog = catalog or shipped_catalog()
     passed_on = {
@@ -744,6 +748,7 @@ def publish(
         "storage_options": storage_options,
         "skip_missing": skip_missing,
         "published": published,
+        "must_read_back": must_read_back,
     }
     if window is not None:
         return publish_in_windows(observations, root, products, window=window, **passed_on)
@@ -768,6 +773,7 @@ def publish(
         summary.skipped,
         skip_missing,
         published,
+        must_read_back,
     )
     with publisher_lock(root, wait=wait), _clean_up_on_failure(root, catalog):
         writes, plans = [], []
@@ -1013,11 +1019,11 @@ def publish_in_windows(
     first = pd.Timestamp(since) if since is not None else pd.Timestamp(times.min())
     last = pd.Timestamp(until) if until is not None else pd.Timestamp(times.max())
     lookbacks = {pid: catalog.lookback(pid, parameters) for pid in ids}
-    for pid in ids:
-        # A look-back declared for the catalog's windows (the excess heat factor's 30
-        # days, the huinantian 48 h) does not follow a --set of such a window: safe side.
-        if _overrides_a_duration(catalog, pid, parameters):
-            lookbacks[pid] = Lookback(record=True)
+    # A look-back declared for the catalog's windows (the excess heat factor's 30 days,
+    # the huinantian 48 h) does not follow a --set of such a window: safe side.
+    forced = {pid for pid in ids if _overrides_a_duration(catalog, pid, parameters)}
+    for pid in forced:
+        lookbacks[pid] = Lookback(record=True)
     record_start = pd.Timestamp(times.min())
     whole = [pid for pid in ids if lookbacks[pid].record or len(lookbacks[pid].periods) > 1]
     periodic: dict[str, list[str]] = {}  # per-period totals, by their period (YS, MS, …)
@@ -1049,8 +1055,10 @@ def publish_in_windows(
     # Products a window skipped: their stores may not hold this run's values for every time.
     incomplete: set[str] = set()
 
-    def run(group, inputs_start, window_since, window_until, **extra):
-        window_observations, window_forecast, files = open_window(inputs_start, window_until)
+    def run(group, inputs_start, window_since, window_until, inputs_until=None, **extra):
+        window_observations, window_forecast, files = open_window(
+            inputs_start, inputs_until or window_until
+        )
         if not _has_times(window_observations, window_forecast, window_since, window_until):
             return  # a gap in the record: nothing to publish in this window
         if files is not None:
@@ -1078,18 +1086,42 @@ def publish_in_windows(
             else:
                 waiting.pop(pid, None)
 
+    # Whole-record products that are recursions themselves (FWI codes, KBDI, the drought
+    # indices on Thornthwaite's year) run once over the record; what is built on them only
+    # through published products (the district tables on the drought signal, McArthur's
+    # index on KBDI) then follows in windows again, reading them back from their stores.
+    reading_back = bool(whole) and first <= record_start and not is_remote(root)
+
+    def split_whole(complete: set[str]) -> tuple[list[str], list[str]]:
+        """(record pass, windows after it), if everything else in ``complete`` and the
+        record pass is read back."""
+        after = []
+        for pid in whole:
+            given = catalog.lookback(pid, parameters, (complete | set(whole)) - {pid})
+            if reading_back and pid not in forced and not given.record and not given.periods:
+                after.append(pid)
+        return [pid for pid in whole if pid not in after], after
+
     total = len(windows) + len(period_passes) + bool(whole)
-    for index, (window_since, window_until) in enumerate(windows):
-        if progress:
-            progress("window", index, total)
-        groups: dict[tuple, list[str]] = {}
-        for pid in windowed:
-            since_here = waiting.get(pid, window_since)
-            key = (_grouped_start(lookbacks[pid], since_here, record_start, length), since_here)
-            groups.setdefault(key, []).append(pid)
-        forget_before(min(start for start, _ in groups) if groups else window_since)
-        for (inputs_start, since_here), group in sorted(groups.items()):
-            run(group, inputs_start, since_here, window_until)
+    total += len(windows) * bool(split_whole(set(windowed))[1])
+
+    def in_windows(products, lookback_of, offset, ahead=pd.Timedelta(0), **extra):
+        for index, (window_since, window_until) in enumerate(windows):
+            if progress:
+                progress("window", offset + index, total)
+            groups: dict[tuple, list[str]] = {}
+            for pid in products:
+                since_here = waiting.get(pid, window_since)
+                start = _grouped_start(lookback_of[pid], since_here, record_start, length)
+                groups.setdefault((start, since_here), []).append(pid)
+            forget_before(min(start for start, _ in groups) if groups else window_since)
+            for (inputs_start, since_here), group in sorted(groups.items()):
+                run(group, inputs_start, since_here, window_until, window_until + ahead, **extra)
+
+    def read_back(products) -> dict[str, xr.DataArray]:
+        return {pid: open_published(root, pid, catalog)[pid] for pid in sorted(products)}
+
+    in_windows(windowed, lookbacks, 0)
     # A per-period total (a year's growing degree days) needs its period's inputs from the
     # period's start: one pass per period, after the windows, rather than every window
     # reading the year so far again.
@@ -1100,19 +1132,35 @@ def publish_in_windows(
         run(group, inputs_start, pass_since, pass_until)
     if whole:
         if progress:
-            progress("window", total - 1, total)
-        # What the whole-record products are built from and the windows have just
-        # published over the whole record (the district tables' warning signals, the daily
-        # series of the drought indices) is read back from the stores, not derived again
-        # over the record: the record pass then computes only its own recursions.
-        published = {}
-        if first <= record_start and not is_remote(root):
-            built_from = set(catalog.closure(whole)) - set(whole)
-            published = {
-                pid: open_published(root, pid, catalog)[pid]
-                for pid in sorted(built_from & set(stores) - incomplete)
-            }
-        run(whole, None, first, last, published=published or keywords.get("published"))
+            progress("window", len(windows) + len(period_passes), total)
+        complete = set(stores) - incomplete
+        record_pass, after = split_whole(complete)
+        # What the record pass is built from and the windows have just published over
+        # the whole record (KBDI's and the drought indices' daily series) is read back,
+        # not derived again over the record.
+        published = read_back(set(catalog.closure(record_pass)) & complete) if reading_back else {}
+        run(record_pass, None, first, last, published=published or keywords.get("published"))
+        if after:
+            complete = set(stores) - incomplete
+            readable = (set(catalog.closure(after)) - set(after)) & complete
+            lookback_after = {pid: catalog.lookback(pid, parameters, readable) for pid in after}
+            # built on a record product the record pass could not publish: over the record
+            late = [
+                pid for pid in after if lookback_after[pid].record or lookback_after[pid].periods
+            ]
+            if late:
+                run(late, None, first, last)
+            # Their inputs reach a day past the window: an hour's district table holds the
+            # drought signal of the Beijing day the hour is in, which ends after it (read
+            # back, the day is in the store; derived on the window, it would be missing).
+            in_windows(
+                [pid for pid in after if pid not in late],
+                lookback_after,
+                len(windows) + len(period_passes) + 1,
+                ahead=WINDOW_MARGIN,
+                published=read_back(readable),
+                must_read_back=readable,
+            )
     if progress:
         progress("window", total, total)
     summary.stores = [stores[pid] for pid in ids if pid in stores]
@@ -1685,6 +1733,7 @@ def _publish_remote(
     storage_options,
     skip_missing,
     published,
+    must_read_back,
 ):
     """Publish to an object store.
 
@@ -1713,6 +1762,7 @@ def _publish_remote(
         summary.skipped,
         skip_missing,
         published,
+        must_read_back,
     )
     with _remote_failure(root, summary), _remote_lock(fs, root, wait):
         try:

@@ -188,6 +188,39 @@ def test_windowed_publication_equals_one_publication_of_the_whole_range(
         xr.testing.assert_identical(_without_run_attributes(one), _without_run_attributes(windowed))
 
 
+@pytest.mark.slow
+def test_a_range_that_ends_before_the_inputs_is_published_as_in_one_pass(
+    demo_directory, demo_inputs, tmp_path
+):
+    # One publish of a range reads the inputs past ``until``: the day labelled 12 UTC
+    # on 27 July (a Beijing day) is complete on the 28th, after ``until``, and published.
+    # The window at the range's end, and the windows after the record pass (which read
+    # KBDI and the daily series back), reach as far — and not beyond: the stores they
+    # read back end there.
+    products = [
+        "daily_precipitation",
+        "daily_maximum_temperature",
+        "keetch_byram_drought_index",
+        "mcarthur_forest_fire_danger_index",
+    ]
+    until = "2026-07-28T05:00"
+    observations, forecast = demo_inputs
+    one = publish(observations, tmp_path / "one", products, forecast=forecast, until=until)
+    windowed = publish_in_windows(
+        None, tmp_path / "windows", products, window="2D", sources=demo_directory, until=until
+    )
+    days = xr.open_zarr(store_path(tmp_path / "one", CATALOG["daily_precipitation"])).day
+    assert pd.Timestamp("2026-07-27T12:00") in pd.DatetimeIndex(days.values)
+    assert sorted(s.product for s in windowed.stores) == sorted(s.product for s in one.stores)
+    for product_id in products:
+        entry = CATALOG[product_id]
+        expected = xr.open_zarr(store_path(tmp_path / "one", entry), zarr_format=3).load()
+        actual = xr.open_zarr(store_path(tmp_path / "windows", entry), zarr_format=3).load()
+        xr.testing.assert_identical(
+            _without_run_attributes(expected), _without_run_attributes(actual)
+        )
+
+
 def test_windows_read_only_the_inputs_they_need(demo_inputs, tmp_path, monkeypatch):
     import weatherdata.publication as publication
 

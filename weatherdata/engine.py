@@ -398,8 +398,7 @@ def derive(
                 raise InputError(
                     f"product {pid}: its published values do not hold every "
                     f"{'/'.join(map(str, derived.dims))} value this derivation needs "
-                    f"({_extent(derived)}); it depends on the whole record: publish "
-                    "it first over the same range"
+                    f"({_extent(derived)}): publish {pid} over the same range first"
                 )
         if (
             step is not None

@@ -946,8 +946,12 @@ def publish_in_windows(
     follows the period (at most a year), and the year is not read again in every
     window. Products whose value depends on the whole record (recursions that start on
     its first day: the Canadian fire weather codes, KBDI, the rain-process total;
-    Thornthwaite's PET, which uses the whole year; and what is built on them) are
-    published once over the whole range, last.
+    Thornthwaite's PET, which uses the whole year, under the drought indices) are
+    published once over the whole range, reading what they are built from back from the
+    windows' stores. What depends on the record only through them (the drought signal,
+    the district and city tables, McArthur's index) then follows in windows again, with
+    them read back (``derive(published=...)``). Read-back needs a local root and a range
+    that starts with the inputs; otherwise those products are derived over the record.
 
     With ``sources`` (files, globs, directories) instead of ``observations`` and
     ``forecast``, each window *opens* only the files that hold its times
@@ -1055,10 +1059,14 @@ def publish_in_windows(
     # Products a window skipped: their stores may not hold this run's values for every time.
     incomplete: set[str] = set()
 
-    def run(group, inputs_start, window_since, window_until, inputs_until=None, **extra):
-        window_observations, window_forecast, files = open_window(
-            inputs_start, inputs_until or window_until
-        )
+    def run(group, inputs_start, window_since, window_until, ahead=False, **extra):
+        # A day labelled inside the window may end after it (a Beijing day from 12 UTC):
+        # the window at the range's end reads a day past it, as one publish of the range
+        # does (its inputs are not cut at ``until``); so does a window whose products hold,
+        # at an hour, the day it is in (``ahead``). Earlier windows need not: the next
+        # window publishes their last day again, complete.
+        reach = window_until + WINDOW_MARGIN if ahead or window_until >= last else window_until
+        window_observations, window_forecast, files = open_window(inputs_start, reach)
         if not _has_times(window_observations, window_forecast, window_since, window_until):
             return  # a gap in the record: nothing to publish in this window
         if files is not None:
@@ -1105,7 +1113,7 @@ def publish_in_windows(
     total = len(windows) + len(period_passes) + bool(whole)
     total += len(windows) * bool(split_whole(set(windowed))[1])
 
-    def in_windows(products, lookback_of, offset, ahead=pd.Timedelta(0), **extra):
+    def in_windows(products, lookback_of, offset, **extra):
         for index, (window_since, window_until) in enumerate(windows):
             if progress:
                 progress("window", offset + index, total)
@@ -1116,7 +1124,7 @@ def publish_in_windows(
                 groups.setdefault((start, since_here), []).append(pid)
             forget_before(min(start for start, _ in groups) if groups else window_since)
             for (inputs_start, since_here), group in sorted(groups.items()):
-                run(group, inputs_start, since_here, window_until, window_until + ahead, **extra)
+                run(group, inputs_start, since_here, window_until, **extra)
 
     def read_back(products) -> dict[str, xr.DataArray]:
         return {pid: open_published(root, pid, catalog)[pid] for pid in sorted(products)}
@@ -1157,7 +1165,7 @@ def publish_in_windows(
                 [pid for pid in after if pid not in late],
                 lookback_after,
                 len(windows) + len(period_passes) + 1,
-                ahead=WINDOW_MARGIN,
+                ahead=True,
                 published=read_back(readable),
                 must_read_back=readable,
             )

@@ -115,6 +115,31 @@ def test_stac_catalog_is_valid_and_lists_every_store(tmp_path):
     assert sorted(p["id"] for p in index["products"]) == sorted(PRODUCTS)
 
 
+def test_the_index_describes_each_store_version_once(tmp_path, monkeypatch):
+    import weatherdata.publication as publication
+
+    described = []
+    original = publication._describe_store
+
+    def recording(store, entry, *arguments):
+        described.append(entry.id)
+        return original(store, entry, *arguments)
+
+    monkeypatch.setattr(publication, "_describe_store", recording)
+    publish(inputs(), tmp_path, PRODUCTS)
+    assert sorted(described) == sorted(PRODUCTS)
+    # a later hour appends to one store: only its new version is described again, and
+    # the index still shows the other stores as they are
+    described.clear()
+    later = inputs(times=50).isel(time=slice(48, None))
+    publish(later, tmp_path, ["temperature_2m"])
+    assert described == ["temperature_2m"]
+    items = {p["id"]: p for p in json.loads((tmp_path / "products.json").read_text())["products"]}
+    assert set(items) == set(PRODUCTS)
+    item = json.loads((tmp_path / "observation" / "temperature_2m" / "item.json").read_text())
+    assert item["properties"]["end_datetime"].startswith("2026-07-27T01:00")
+
+
 def test_provenance_attributes(tmp_path):
     source = tmp_path / "input.nc"
     source.write_bytes(b"x")

@@ -22,6 +22,7 @@ stays sorted and unique); a later range appends. One publisher at a time holds
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as dt
 import errno
 import fcntl
@@ -1366,10 +1367,32 @@ def build_stac(stores: dict[str, tuple[ProductEntry, str, dict]]) -> dict[str, d
     return documents
 
 
+#: Descriptions of the store versions this process has read, by version directory and
+#: its metadata's inode and modification time: a publish writes a new version rather
+#: than change one, so the index written after each of a windowed run's ~60 publishes
+#: describes only the versions that publish made (describing all 243 took ~2 s).
+_VERSION_DESCRIPTIONS: dict[tuple[str, int, int], dict] = {}
+
+
+def _described_version(store: Path, entry: ProductEntry) -> dict:
+    """:func:`_describe_store` of a local store, once per version."""
+    version = os.path.realpath(store)
+    try:
+        metadata = os.stat(os.path.join(version, "zarr.json"))
+    except OSError:
+        return _describe_store(store, entry)
+    key = (version, metadata.st_ino, metadata.st_mtime_ns)
+    if key not in _VERSION_DESCRIPTIONS:
+        if len(_VERSION_DESCRIPTIONS) > 4096:
+            _VERSION_DESCRIPTIONS.clear()
+        _VERSION_DESCRIPTIONS[key] = _describe_store(store, entry)
+    return copy.deepcopy(_VERSION_DESCRIPTIONS[key])
+
+
 def write_stac(root: Path, catalog: Catalog) -> None:
     """Write the STAC documents for every store under a local root (items first, root last)."""
     stores = {
-        e.id: (e, f"{e.family}/{e.id}.zarr", _describe_store(store_path(root, e), e))
+        e.id: (e, f"{e.family}/{e.id}.zarr", _described_version(store_path(root, e), e))
         for e in _published_entries(root, catalog)
     }
     documents = build_stac(stores)

@@ -241,6 +241,27 @@ def test_published_values_that_must_be_read_back_and_do_not_cover_are_an_error(t
             ds,
             ["speed_of_speed"],
             catalog=catalog,
-            published={"speed": speed.isel(time=[0, 1])},
+            published={"speed": speed.isel(time=[0, 2])},  # a gap inside
             must_read_back={"speed"},
         )
+
+
+def test_times_after_the_end_of_the_published_values_are_derived(tmp_path):
+    # a window reaching past the end of what was published: the stored hours, then the
+    # derived ones
+    catalog = _catalog(tmp_path)
+    ds = grid_dataset({"eastward_wind_10m": 3.0, "northward_wind_10m": 4.0}, times=3)
+    speed = weatherdata.derive(ds, ["speed"], catalog=catalog)["speed"].compute()
+    published = speed.copy(data=np.full(speed.shape, 36.0, dtype=np.float32)).isel(time=[0, 1])
+    out = weatherdata.derive(
+        ds,
+        ["speed_of_speed", "speed"],
+        catalog=catalog,
+        published={"speed": published},
+        must_read_back={"speed"},
+    )
+    np.testing.assert_array_equal(out["time"].values, ds["time"].values)
+    np.testing.assert_allclose(out["speed"].isel(time=[0, 1]).values, 36.0)
+    np.testing.assert_allclose(out["speed"].isel(time=2).values, 18.0, rtol=1e-6)
+    np.testing.assert_allclose(out["speed_of_speed"].isel(time=2).values, np.hypot(5, 5), rtol=1e-6)
+    assert out["speed"].attrs == speed.attrs

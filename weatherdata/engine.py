@@ -222,11 +222,14 @@ def _finish(entry: ProductEntry, result, catalog: Catalog) -> xr.DataArray | xr.
 def _read_back(derived: xr.DataArray, stored: xr.DataArray) -> xr.DataArray:
     """``derived`` with its values read from ``stored`` (a published store of the same
     product), if ``stored`` holds every coordinate value of ``derived`` on the same
-    dimensions; else ``derived`` unchanged. Stores keep the derived dtype (float32,
-    categories as int8 that decode to float32 with NaN), so the values are the same."""
+    dimensions — along one dimension, values after the store's last one (the hours past
+    a publication's end that a window's inputs reach) are kept from the derivation —;
+    else ``derived`` unchanged. Stores keep the derived dtype (float32, categories as
+    int8 that decode to float32 with NaN), so the values are the same."""
     if stored.dims != derived.dims or stored.dtype != derived.dtype:
         return derived
     positions = {}
+    beyond = None  # (dimension, position of the first value after the store's end)
     for dim in derived.dims:
         if dim not in derived.coords or dim not in stored.coords:
             return derived
@@ -236,14 +239,24 @@ def _read_back(derived: xr.DataArray, stored: xr.DataArray) -> xr.DataArray:
         if np.array_equal(wanted, held):
             continue
         index = pd.Index(held)
-        if not index.is_unique:
+        if not index.is_unique or not held.size:
             return derived
         found = index.get_indexer(wanted)
-        if (found < 0).any():
-            return derived
+        missing = found < 0
+        if missing.any():
+            first = int(np.argmax(missing))
+            after_end = (wanted[first:] > held.max()).all() and missing[first:].all()
+            if beyond is not None or first == 0 or not after_end:
+                return derived
+            beyond, found = (dim, first), found[:first]
         positions[dim] = found
     values = stored.isel(positions) if positions else stored
-    return derived.copy(data=values.data)
+    if beyond is None:
+        return derived.copy(data=values.data)
+    dim, first = beyond
+    head = derived.isel({dim: slice(None, first)}).copy(data=values.data)
+    tail = derived.isel({dim: slice(first, None)})
+    return xr.concat([head, tail], dim=dim, combine_attrs="override")
 
 
 def _extent(values: xr.DataArray) -> str:

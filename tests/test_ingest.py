@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+from tests.helpers import grid_dataset
 from weatherdata import ingest
 from weatherdata.errors import InputError, UnitsError
 from weatherdata.ingest import (
@@ -801,3 +802,23 @@ def test_projected_netcdf_with_grid_mapping(tmp_path):
         abs(float(out["latitude"][1, 2]) - lat) < 1e-9
         and abs(float(out["longitude"][1, 2]) - lon) < 1e-9
     )
+
+
+def test_a_forgotten_file_keeps_its_report_and_is_still_checked(tmp_path):
+    from weatherdata.ingest import normalize as registry
+
+    path = tmp_path / "hot.nc"
+    ds = grid_dataset({"air_temperature_2m": 300.0}, times=2)
+    ds["air_temperature_2m"][0, 0, 0] = 400.0  # outside the plausible range: masked
+    ds.to_netcdf(path)
+    opened = ingest.open_file(str(path))
+    token = ingest.read_report(opened)["files"][0]["token"]
+    assert token in registry._LAZY
+    ingest.forget_qc(opened)
+    assert token not in registry._LAZY
+    report = ingest.qc_report(opened, compute=True)
+    assert report["files"][0]["variables"]["air_temperature_2m"]["masked"] is None
+    ingest.check_inputs(opened, ["air_temperature_2m"])  # reads the data
+    empty = opened.assign(air_temperature_2m=opened["air_temperature_2m"] * float("nan"))
+    with pytest.raises(InputError, match="no valid value"):
+        ingest.check_inputs(empty, ["air_temperature_2m"])

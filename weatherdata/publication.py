@@ -1009,7 +1009,7 @@ def publish_in_windows(
             """Drop the opened files a window from ``start`` on no longer reads."""
             for entry in input_index:
                 if entry.path in opened and not entry.overlaps(_inputs_from(start), None):
-                    del opened[entry.path]
+                    ingest.forget_qc(opened.pop(entry.path))
     else:
         times = _time_values(observations, forecast)
 

@@ -41,6 +41,7 @@ from .normalize import (
     QC_ATTR,
     check_inputs,
     combine_reports,
+    forget_qc,
     missing_inputs,
     normalize_dataset,
     normalize_track,
@@ -79,6 +80,7 @@ __all__ = [
     "check_inputs",
     "default_chunks",
     "find_reader",
+    "forget_qc",
     "get_readers",
     "index_inputs",
     "input_files",
@@ -280,6 +282,7 @@ def index_inputs(sources) -> list[InputFile]:
                 index.append(InputFile(path, "always"))
         finally:
             ds.close()
+            forget_qc(ds)
     return index
 
 

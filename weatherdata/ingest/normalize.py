@@ -1027,6 +1027,20 @@ def _register(items: dict[str, dict[str, Any]]) -> str:
     return token
 
 
+def forget_qc(ds: xr.Dataset) -> None:
+    """Drop the lazy QC counts of the files behind ``ds`` from this process's registry.
+
+    Each entry holds the Dask graph of its file's masked data (to count masked values
+    and check finiteness later, without reading the file twice): up to
+    :data:`_LAZY_MAX` opened files stayed reachable through it, ~3–4 MB of graph a day
+    of hourly input in a long windowed publication. A caller done with a file (the
+    input index, a window's files no later window reads) forgets it; its QC report then
+    keeps the counts computed so far, and :func:`check_inputs` reads the data instead.
+    """
+    for rep in read_report(ds).get("files", []):
+        _LAZY.pop(rep.get("token") or "", None)
+
+
 def _mask(da: xr.DataArray, cv: CanonicalVariable) -> tuple[xr.DataArray, Any, Any]:
     """Mask values outside the plausible range (lazily); lazy (masked count, any finite)."""
     import dask.array as dsa

@@ -194,9 +194,9 @@ def test_a_range_that_ends_before_the_inputs_is_published_as_in_one_pass(
 ):
     # One publish of a range reads the inputs past ``until``: the day labelled 12 UTC
     # on 27 July (a Beijing day) is complete on the 28th, after ``until``, and published.
-    # The window at the range's end, and the windows after the record pass (which read
-    # KBDI and the daily series back), reach as far — and not beyond: the stores they
-    # read back end there.
+    # The window at the range's end reads as far. The windows after the record pass
+    # (which read KBDI and the daily series back) read a day past each window too; the
+    # hours there, after the end of the stores they read back, come from the derivation.
     products = [
         "daily_precipitation",
         "daily_maximum_temperature",

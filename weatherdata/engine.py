@@ -259,7 +259,7 @@ def _read_back(derived: xr.DataArray, stored: xr.DataArray) -> xr.DataArray:
     return xr.concat([head, tail], dim=dim, combine_attrs="override")
 
 
-def _extent(values: xr.DataArray) -> str:
+def _coordinate_range(values: xr.DataArray) -> str:
     """``first … last`` of the first dimension's coordinate, for messages."""
     dim = values.dims[0] if values.dims else None
     if dim is None or dim not in values.coords or not values.sizes[dim]:
@@ -411,7 +411,7 @@ def derive(
                 raise InputError(
                     f"product {pid}: its published values do not hold every "
                     f"{'/'.join(map(str, derived.dims))} value this derivation needs "
-                    f"({_extent(derived)}): publish {pid} over the same range first"
+                    f"({_coordinate_range(derived)}): publish {pid} over the same range first"
                 )
         if (
             step is not None

@@ -1147,8 +1147,12 @@ def publish_in_windows(
         # What the record pass is built from and the windows have just published over
         # the whole record (KBDI's and the drought indices' daily series) is read back,
         # not derived again over the record.
-        published = read_back(set(catalog.closure(record_pass)) & complete) if reading_back else {}
-        run(record_pass, None, first, last, published=published or keywords.get("published"))
+        extra = (
+            {"published": read_back(set(catalog.closure(record_pass)) & complete)}
+            if reading_back
+            else {}
+        )
+        run(record_pass, None, first, last, **extra)
         if after:
             complete = set(stores) - incomplete
             readable = (set(catalog.closure(after)) - set(after)) & complete

@@ -1,13 +1,10 @@
 """Publication: store layout, append/replace semantics, STAC, locking, and SIGKILL safety."""
 
 import json
+import multiprocessing
 import os
 import random
 import shutil
-import signal
-import subprocess
-import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -20,7 +17,6 @@ from tests.helpers import grid_dataset
 from weatherdata.errors import PublishError
 from weatherdata.publication import chunk_layout, open_published, publish, publisher_lock
 
-ROOT = Path(__file__).resolve().parent.parent
 PRODUCTS = ["temperature_2m", "precipitation_accumulation_1h", "wind_speed_10m"]
 
 
@@ -206,18 +202,11 @@ def test_chunk_layout_serves_maps_and_series():
     assert chunk_layout({"time": 0, "latitude": 3, "longitude": 3})["time"] == 1
 
 
-KILL_SCRIPT = textwrap.dedent(
-    """
-    import sys
-    sys.path.insert(0, {root!r})
-    from tests.test_publish import inputs, PRODUCTS
-    from weatherdata.publication import publish
+def _publish_newer(root: str, ready) -> None:
+    """The killed publisher (a fork-server child: no interpreter start-up per kill)."""
     data = inputs(96, temperature=310.0).isel(time=slice(24, 96))
-    print("ready", flush=True)
-    publish(data, sys.argv[1], PRODUCTS)
-    print("done", flush=True)
-    """
-)
+    ready.set()
+    publish(data, root, PRODUCTS)
 
 
 def _snapshot(root):
@@ -228,21 +217,22 @@ def _snapshot(root):
 
 
 def _run_publisher(root, kill_after=None):
-    process = subprocess.Popen(
-        [sys.executable, "-c", KILL_SCRIPT.format(root=str(ROOT)), str(root)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout.readline().strip() == "ready"
+    """Publish the newer data in another process; killed with SIGKILL ``kill_after`` seconds
+    after it starts publishing, or run to the end (returns its duration)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["tests.test_publish"])
+    ready = context.Event()
+    process = context.Process(target=_publish_newer, args=(str(root), ready))
+    process.start()
+    assert ready.wait(120), "the publisher did not start"
     started = time.monotonic()
     if kill_after is None:
-        process.wait(120)
-        assert process.returncode == 0, process.stderr.read()
+        process.join(120)
+        assert process.exitcode == 0, process.exitcode
         return time.monotonic() - started
     time.sleep(kill_after)
-    process.send_signal(signal.SIGKILL)
-    process.wait(30)
+    process.kill()
+    process.join(30)
     return None
 
 

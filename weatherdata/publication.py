@@ -633,48 +633,35 @@ def _aligned_to_store(variable: xr.DataArray, array_path: Path, append_dim: str)
     return variable.chunk(chunks)
 
 
-def _create_store(data: xr.Dataset, name: str, target, **to_zarr_arguments) -> tuple:
+def _create_store(data: xr.Dataset, target, **to_zarr_arguments) -> list[tuple]:
     """Create (or extend, ``mode="a"``) the store at ``target`` now — metadata and the
-    in-memory coordinates — and return ``(source, array, region)``: the encoded Dask data
-    of ``name`` and where it goes, for the one ``dask.array.store`` of the whole publish.
+    in-memory coordinates — and return its lazy writes ``[(source, array, region)]``: the
+    encoded Dask data and where it goes, for the one ``dask.array.store`` of the publish.
 
-    Why not ``to_zarr(compute=False)`` per store: xarray wraps each store's write in a
-    Delayed, which materializes and optimizes that store's whole upstream graph, so the
-    shared inputs and intermediates were optimized again for every product (0.1 s per
-    store: 26 s of the 0.5° demo's 52 s of store planning). Here ``to_zarr`` writes a
-    placeholder (never computed) to lay out the arrays exactly as xarray does, and the
-    data is encoded exactly as ``to_zarr`` would (``_FillValue``, dtype) by xarray's own
-    Zarr variable encoder.
+    This is ``Dataset.to_zarr`` up to the point where it would write the lazy data: the
+    same xarray writer lays out the arrays, encodes every variable (``_FillValue``,
+    dtype, CF time units) and writes the in-memory ones, and its collected lazy writes
+    are returned rather than written. Why not ``to_zarr(compute=False)``: it wraps each
+    store's writes in a Delayed, which materializes and optimizes that store's whole
+    upstream graph, so the shared inputs and intermediates were optimized again for every
+    product (0.1 s per store: 26 s of the 0.5° demo's 52 s of store planning); a
+    placeholder written that way still cost ~10 ms a store of graph building never used.
     """
-    from xarray.backends.zarr import encode_zarr_variable
+    from xarray.backends.common import ArrayWriter
+    from xarray.backends.writers import dump_to_store, get_writable_zarr_store
 
-    variable = data[name]
-    placeholder = dask.array.zeros(variable.shape, chunks=variable.chunks, dtype=variable.dtype)
-    layout = data.assign({name: variable.copy(data=placeholder)})
-    layout.to_zarr(target, consolidated=False, zarr_format=3, compute=False, **to_zarr_arguments)
-    storage_options = to_zarr_arguments.get("storage_options")
-    array = zarr.open_array(
-        store=str(target), path=name, mode="r+", zarr_format=3, storage_options=storage_options
+    encoding = to_zarr_arguments.pop("encoding", None) or {}
+    store = get_writable_zarr_store(
+        str(target), consolidated=False, zarr_format=3, **to_zarr_arguments
     )
-    encoded = variable.variable.copy(deep=False)
-    if to_zarr_arguments.get("mode") == "a":
-        # appended values are encoded exactly as the store's (what to_zarr does)
-        with xr.open_zarr(target, consolidated=False, zarr_format=3, chunks=None) as stored:
-            encoded.encoding = dict(stored[name].encoding)
-    else:
-        encoded.encoding = dict((to_zarr_arguments.get("encoding") or {}).get(name) or {})
-    encoded = encode_zarr_variable(encoded, name=name, zarr_format=3)
-    region = tuple(
-        slice(array.shape[axis] - encoded.shape[axis], array.shape[axis])
-        if dim == to_zarr_arguments.get("append_dim")
-        else slice(None)
-        for axis, dim in enumerate(variable.dims)
-    )
-    return encoded.data, array, region
+    store._validate_encoding(encoding)
+    writer = ArrayWriter()
+    dump_to_store(data, store, writer, encoding=encoding)
+    return list(zip(writer.sources, writer.targets, writer.regions, strict=True))
 
 
 def _write_all(writes: list[tuple]) -> None:
-    """Compute and write every product's data, ``(source, array, region)`` from
+    """Compute and write every product's lazy data, ``(source, array, region)`` from
     :func:`_create_store`, as one graph (shared inputs and intermediates optimized once)."""
     if writes:
         sources, targets, regions = (list(column) for column in zip(*writes, strict=True))
@@ -793,10 +780,10 @@ def publish(
                 # their (hard-linked) chunks alone.
                 data = data.drop_vars([c for c in data.coords if time_dim not in data[c].dims])
                 data[entry.id] = _aligned_to_store(data[entry.id], target / entry.id, time_dim)
-                writes.append(_create_store(data, entry.id, target, mode="a", append_dim=time_dim))
+                writes += _create_store(data, target, mode="a", append_dim=time_dim)
             else:
                 data = _chunk_like_encoding(data, entry, encoding)
-                writes.append(_create_store(data, entry.id, target, mode="w-", encoding=encoding))
+                writes += _create_store(data, target, mode="w-", encoding=encoding)
             plans.append((entry, action, target, time_dim))
             if progress:
                 progress("prepare", index + 1, len(ids))
@@ -1843,15 +1830,12 @@ def _publish_remote(
             data = _chunk_like_encoding(data, entry, encoding)
             for variable in data.variables.values():
                 variable.encoding = {}
-            writes.append(
-                _create_store(
-                    data,
-                    entry.id,
-                    f"{root}/{href}",
-                    mode="w-",
-                    encoding=encoding,
-                    storage_options=storage_options,
-                )
+            writes += _create_store(
+                data,
+                f"{root}/{href}",
+                mode="w-",
+                encoding=encoding,
+                storage_options=storage_options,
             )
             plans.append((entry, action, href, time_dim))
         with (

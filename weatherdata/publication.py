@@ -1178,35 +1178,59 @@ def _published_entries(root: Path, catalog: Catalog) -> list[ProductEntry]:
     return [e for e in catalog.products.values() if store_path(root, e).exists()]
 
 
-def _describe_store(location, entry: ProductEntry, storage_options=None) -> dict:
-    """Bounding box, time range, dimensions and shape of a published store, for STAC.
+async def _read_description(location: str, product_id: str, storage_options) -> tuple:
+    """The product's array and its coordinate values (latitude, longitude, time axes),
+    read concurrently: the nodes come from the consolidated metadata, the coordinate
+    chunks in one round of requests."""
+    import asyncio
 
-    Read with zarr from the consolidated metadata and the coordinate arrays only: opening
-    the store with xarray decoded every variable's metadata and times (~25 ms a store,
-    6 s of a 243-product publish); only the time coordinate is decoded here, with
-    xarray's CF decoder.
-    """
-    group = zarr.open_group(
-        store=str(location),
+    import zarr.api.asynchronous
+
+    group = await zarr.api.asynchronous.open_group(
+        store=location,
         mode="r",
         zarr_format=3,
         use_consolidated=True,
-        storage_options=storage_options if is_remote(location) else None,
+        storage_options=storage_options,
     )
-    variable = group[entry.id]
+    nodes = {name: node async for name, node in group.members()}
+    variable = nodes[product_id]
+    time_axes = [d for d in variable.metadata.dimension_names or () if d in TIME_DIMENSIONS]
+    wanted = [name for name in ("latitude", "longitude", *time_axes[:1]) if name in nodes]
+    values = await asyncio.gather(*(nodes[name].getitem(...) for name in wanted))
+    return variable, {name: nodes[name] for name in wanted}, dict(zip(wanted, values, strict=True))
+
+
+def _describe_store(location, entry: ProductEntry, storage_options=None) -> dict:
+    """Bounding box, time range, dimensions and shape of a published store, for STAC.
+
+    Read with zarr from the consolidated metadata and the coordinate arrays only, in one
+    round of concurrent requests: opening the store with xarray decoded every variable's
+    metadata and times (~25 ms a store, 6 s of a 243-product publish), and reading the
+    coordinates one by one still cost ~5 ms a store; only the time coordinate is decoded,
+    with xarray's CF decoder.
+    """
+    from zarr.core.sync import sync
+
+    variable, arrays, values = sync(
+        _read_description(str(location), entry.id, storage_options if is_remote(location) else None)
+    )
     dims = list(variable.metadata.dimension_names or ())
 
     def coordinate(name, fallback):
-        return np.asarray(group[name][...], dtype="float64") if name in group else fallback
+        return np.asarray(values[name], dtype="float64") if name in values else fallback
 
     latitude = coordinate("latitude", np.array([-90.0, 90.0]))
     longitude = coordinate("longitude", np.array([-180.0, 180.0]))
     time_dim = next((d for d in dims if d in TIME_DIMENSIONS), None)
     times = np.array([], dtype="datetime64[s]")
-    if time_dim and time_dim in group and variable.shape[dims.index(time_dim)]:
-        stored = group[time_dim]
-        attributes = {k: v for k, v in stored.attrs.items() if k in ("units", "calendar")}
-        encoded = xr.Dataset({time_dim: (time_dim, stored[...], attributes)})
+    if time_dim and time_dim in values and variable.shape[dims.index(time_dim)]:
+        attributes = {
+            k: v
+            for k, v in arrays[time_dim].metadata.attributes.items()
+            if k in ("units", "calendar")
+        }
+        encoded = xr.Dataset({time_dim: (time_dim, values[time_dim], attributes)})
         times = xr.decode_cf(encoded)[time_dim].values
     return {
         "bbox": [

@@ -5,6 +5,7 @@ and give plausible, not all-missing, values with its CF metadata.
 """
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -126,3 +127,23 @@ def test_no_published_coordinate_has_an_oversized_chunk(published):
                 )
     assert any("valid_time" in key for key in largest)
     assert max(largest.values()) <= 1024 * 1024, max(largest, key=largest.get)
+
+
+def test_stored_times_read_with_zarr_alone_equal_xarrays(published):
+    """Append-or-replace reads each store's time axis with zarr alone (hourly runs): on every
+    published store it equals what ``xr.open_zarr`` decodes, for each kind of time axis."""
+    from weatherdata.publication import TIME_DIMENSIONS, _stored_times
+
+    _, summary = published
+    kinds = set()
+    for store in summary.stores:
+        opened = xr.open_zarr(store.path, consolidated=True, zarr_format=3)
+        for dim in TIME_DIMENSIONS:
+            times = _stored_times(Path(store.path), dim)
+            if dim not in opened[store.product].dims:
+                assert times is None or dim in opened.coords, (store.product, dim)
+                continue
+            kinds.add(dim)
+            np.testing.assert_array_equal(times, opened[dim].values, err_msg=store.product)
+            assert times.dtype == opened[dim].dtype
+    assert kinds == {"time", "day", "period", "init_time"}

@@ -20,11 +20,11 @@ Measures, in one run on the same demo inputs (default demo: 0.2°, 5 days):
    mostly the physics (three parcel ascents, optical flow, xclim indices); so also (3b) the
    products whose cost is I/O — one input each, its time steps — against the raw I/O of
    exactly their inputs and bytes: the engine's own overhead.
-4. Scaling (``--scaling``): a sample of products (``--sample``; every k-th id) on three
-   grid sizes (``--scaling-resolutions``), after one untimed run on the first (imports,
+4. Scaling (``--scaling``): a sample of products (``--sample``; every k-th id) on the
+   grid sizes of ``--scaling-resolutions`` (default three), after one untimed run on the first (imports,
    Numba compilation and first-use caches are paid once per process, not per cell); time
    per cell-hour, total and compute-only, and the least-squares line
-   ``seconds = fixed + per cell-hour × cell-hours`` through the three runs.
+   ``seconds = fixed + per cell-hour × cell-hours`` through the runs.
 5. Peak memory (``--memory``): publish of every product in a fresh process on 2, 4, 8
    and 16 days of input (``--memory-days``), with the default 64 MiB input chunks (the
    demo grid is so small that one chunk holds 78 days: the whole record is one chunk, so
@@ -517,7 +517,9 @@ def main():
     parser.add_argument(
         "--metpy-columns", type=int, default=40, help="demo columns MetPy's loops are timed on"
     )
-    parser.add_argument("--scaling", action="store_true", help="also run three grid sizes")
+    parser.add_argument(
+        "--scaling", action="store_true", help="also run the --scaling-resolutions grid sizes"
+    )
     parser.add_argument(
         "--scaling-resolutions",
         type=lambda text: [float(r) for r in text.split(",")],

@@ -307,6 +307,40 @@ def test_since_publishes_only_new_times_with_full_windows(tmp_path):
     )
 
 
+def test_later_inputs_never_replace_what_they_cannot_derive_completely(tmp_path):
+    """An operational run that reads only the last days of inputs: stored times whose
+    look-back those inputs do not reach stay as published (not replaced by a 24 h total
+    of fewer hours), and a recursion over the record (the rain-process total) is not
+    restarted on its store. Instant products are replaced as usual."""
+    products = ["temperature_2m", "precipitation_accumulation_24h", "process_rainfall_total"]
+    full = inputs(96)
+    publish(full, tmp_path / "once", products)
+    root = tmp_path / "runs"
+    publish(full.isel(time=slice(0, 60)), root, products)
+    later = full.isel(time=slice(36, 96))
+    later["air_temperature_2m"] = later["air_temperature_2m"] + 1.0  # corrected inputs
+    summary = publish(later, root, products)
+    assert "restart" in summary.skipped["process_rainfall_total"]
+    assert {s.product for s in summary.stores} == set(products[:2])
+
+    def stored(where, product):
+        return read(where, product)[product]
+
+    once = {product: stored(tmp_path / "once", product) for product in products}
+    # Every hour of the 24 h total equals one publish of all inputs: hours 36–59 kept
+    # (the later inputs lack their first hours), hours 60–95 complete from the later run.
+    xr.testing.assert_allclose(
+        stored(root, "precipitation_accumulation_24h"), once["precipitation_accumulation_24h"]
+    )
+    xr.testing.assert_equal(
+        stored(root, "process_rainfall_total"),
+        once["process_rainfall_total"].isel(time=slice(0, 60)),
+    )
+    temperature = stored(root, "temperature_2m")
+    xr.testing.assert_allclose(temperature[:36], once["temperature_2m"][:36])
+    xr.testing.assert_allclose(temperature[36:], once["temperature_2m"][36:] + 1.0)
+
+
 def test_status_reports_latest_complete_time(tmp_path):
     from weatherdata.publication import status
 

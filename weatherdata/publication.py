@@ -467,8 +467,9 @@ def _derive_for_publication(
     published=None,
     must_read_back=(),
 ):
-    """The products to write (each on its own axes, cut to the time range) and provenance;
-    ``skipped`` is filled with the products the inputs do not allow and why."""
+    """The products to write (each on its own axes, cut to the time range), provenance, and
+    the time dimension and first time of each derivation before the cut; ``skipped`` is filled with the
+    products the inputs do not allow and why."""
     derived = derive_arrays(
         observations,
         products,
@@ -490,7 +491,12 @@ def _derive_for_publication(
         "history": f"{now:%Y-%m-%dT%H:%M:%SZ} weatherdata {__version__} publish",
     }
     _check_time_range(observations, forecast, since, until)
-    return _select_time(derived, since, until), provenance
+    first_labels = {
+        name: (dim, variable[dim].values.min())
+        for name, variable in derived.items()
+        if (dim := _time_dimension(variable)) and variable.sizes[dim]
+    }
+    return _select_time(derived, since, until), provenance, first_labels
 
 
 def _check_time_range(observations, forecast, since, until) -> None:
@@ -526,8 +532,10 @@ def _chunk_like_encoding(data: xr.Dataset, entry: ProductEntry, encoding: dict) 
     return data.assign_coords(_variable_length_labels(data))
 
 
-def _plan_store(root: Path, entry: ProductEntry, new: xr.Dataset):
-    """Decide how the new version is built: ``create``, ``append`` or ``replace``."""
+def _plan_store(root: Path, entry: ProductEntry, new: xr.Dataset, completeness=None):
+    """Decide how the new version is built: ``create``, ``append`` or ``replace``; or
+    ``keep`` the store as it is, when what it holds is more complete than ``new``
+    (:func:`_without_incomplete`), with the reason as the data."""
     link = store_path(root, entry)
     version_id = f"v{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:6]}"
     target = _versions_directory(root, entry) / version_id
@@ -537,6 +545,9 @@ def _plan_store(root: Path, entry: ProductEntry, new: xr.Dataset):
     old_times = _stored_times(link, time_dim) if time_dim else None
     if old_times is None:
         return "replace", target, new, time_dim
+    new, reason = _without_incomplete(new, time_dim, old_times, completeness)
+    if reason:
+        return "keep", target, reason, time_dim
     new_times = new[time_dim].values
     if old_times.size and new_times.size and new_times.min() > old_times.max():
         return "append", target, new, time_dim
@@ -555,6 +566,97 @@ def _plan_store(root: Path, entry: ProductEntry, new: xr.Dataset):
     merged.attrs = new.attrs
     merged[entry.id].attrs = new[entry.id].attrs
     return "replace", target, merged, time_dim
+
+
+@dataclass(frozen=True)
+class _Completeness:
+    """Which of a product's times a publish derives from inputs that reach as far back as
+    they need (its look-back): where the inputs start later than a store's times did,
+    those stored times must not be replaced by values derived without their look-back
+    (a 72 h total from 24 h of rain, a fire-weather code restarted from its start-up
+    value)."""
+
+    #: Times before this lack part of their look-back (None: every time is complete).
+    complete_from: np.datetime64 | None = None
+    #: A recursion over the record (``lookback: record``): the first time this derivation
+    #: starts from; a store holding earlier times was started on an earlier record.
+    record_from: np.datetime64 | None = None
+
+
+def _label_reach(lookback: Lookback, inputs_first: pd.Timestamp, time_dim: str) -> pd.Timestamp:
+    """The first time label whose look-back, plus :data:`WINDOW_MARGIN` as the windows
+    add it, inputs starting at ``inputs_first`` cover. The inverse of
+    :meth:`Lookback.inputs_start`: a time ``t`` is covered when ``inputs_start(t) - margin``
+    is not before ``inputs_first``; a day label (written by runs up to a day after it,
+    see :func:`_select_time`) as the time a day later."""
+    start = inputs_first + WINDOW_MARGIN
+    for alias in lookback.periods:  # the first period that starts after the inputs do
+        start = pd.tseries.frequencies.to_offset(alias).rollforward(start.ceil("D"))
+    start = start + lookback.duration
+    return start - pd.Timedelta(days=1) if time_dim == "day" else start
+
+
+def _completeness(
+    catalog: Catalog, ids, parameters, published, observations, forecast, first_labels
+) -> dict[str, _Completeness]:
+    """:class:`_Completeness` of each product in ``ids``, for inputs ``observations`` and
+    ``forecast`` (what a product reads of them is from the catalog)."""
+    starts = {}
+    if observations is not None and "time" in observations.dims and observations.sizes["time"]:
+        starts["dataset"] = pd.Timestamp(observations["time"].values.min())
+    if forecast is not None and "init_time" in forecast.dims and forecast.sizes["init_time"]:
+        starts["forecast"] = pd.Timestamp(forecast["init_time"].values.min())
+    published = frozenset(published or ())
+    out = {}
+    for pid in ids:
+        if pid not in first_labels:
+            continue
+        lookback = catalog.lookback(pid, parameters, published)
+        time_dim, first = first_labels[pid]
+        if lookback.record:
+            out[pid] = _Completeness(record_from=first)
+            continue
+        closure = [catalog[name] for name in catalog.closure([pid]) if name not in published]
+        # A value at a time from inputs at that time only (no look-back, no previous
+        # frame): complete wherever it is derived, so new inputs replace it.
+        if lookback == Lookback() and not any(e.time.kind == "nowcast" for e in closure):
+            continue
+        sources = {
+            catalog.split_reference(reference)[0]
+            for entry in closure
+            for reference in entry.inputs.values()
+        }
+        reached = [starts[source] for source in sources if source in starts]
+        if not reached:
+            continue
+        out[pid] = _Completeness(
+            complete_from=np.datetime64(_label_reach(lookback, max(reached), time_dim), "ns")
+        )
+    return out
+
+
+def _without_incomplete(new: xr.Dataset, time_dim: str, old_times, completeness):
+    """``new`` without the times a store holds (``old_times``) that ``new`` derived without
+    their whole look-back (:class:`_Completeness`): those stay as published. Returns
+    ``(new, None)``, or ``(None, reason)`` when nothing of ``new`` may be written."""
+    if completeness is None or not old_times.size:
+        return new, None
+    if completeness.record_from is not None:
+        if old_times.min() < completeness.record_from:
+            return None, (
+                f"its store starts at {_iso(old_times.min())}, these inputs at "
+                f"{_iso(completeness.record_from)}: the recursion would restart there "
+                "(publish inputs from the store's first time)"
+            )
+        return new, None
+    new_times = new[time_dim].values
+    stale = new_times[(new_times < completeness.complete_from) & np.isin(new_times, old_times)]
+    if stale.size == new_times.size:
+        return None, (
+            f"kept as published: the inputs do not reach the look-back of its times before "
+            f"{_iso(completeness.complete_from)}"
+        )
+    return (new.drop_sel({time_dim: stale}) if stale.size else new), None
 
 
 def _decoded_times(name: str, values: np.ndarray, attributes) -> np.ndarray:
@@ -707,6 +809,12 @@ def publish(
 ) -> PublishSummary:
     """Derive and publish products as Zarr v3 stores under ``root``, atomically.
 
+    Inputs that start later than a store's times did (a run that reads only the last days)
+    never replace a stored time whose look-back they do not reach (:meth:`Catalog.lookback`
+    plus :data:`WINDOW_MARGIN`): those times stay as published, the later ones are written.
+    A recursion over the record (``lookback: record``) whose store started on an earlier
+    record is skipped with the reason, not restarted on it.
+
     Parameters
     ----------
     observations, forecast
@@ -766,7 +874,7 @@ def publish(
         )
     root = Path(root)
     summary = PublishSummary(root=str(root))
-    derived, provenance = _derive_for_publication(
+    derived, provenance, first_labels = _derive_for_publication(
         observations,
         products,
         forecast,
@@ -780,6 +888,9 @@ def publish(
         published,
         must_read_back,
     )
+    completeness = _completeness(
+        catalog, derived, parameters, published, observations, forecast, first_labels
+    )
     with publisher_lock(root, wait=wait), _clean_up_on_failure(root, catalog):
         writes, plans = [], []
         ids = list(derived)
@@ -787,7 +898,12 @@ def publish(
             entry = catalog[product_id]
             _clean_stale(root, entry)
             new = _product_dataset(derived, entry, provenance)
-            action, target, data, time_dim = _plan_store(root, entry, new)
+            action, target, data, time_dim = _plan_store(
+                root, entry, new, completeness.get(product_id)
+            )
+            if action == "keep":
+                summary.skipped[product_id] = data
+                continue
             target.parent.mkdir(parents=True, exist_ok=True)
             encoding = _encoding(data, entry)
             if action == "append":
@@ -1807,7 +1923,7 @@ def _publish_remote(
     fs, _ = fsspec.core.url_to_fs(root, **storage_options)
     root = root.rstrip("/")
     summary = PublishSummary(root=root)
-    derived, provenance = _derive_for_publication(
+    derived, provenance, first_labels = _derive_for_publication(
         observations,
         products,
         forecast,
@@ -1820,6 +1936,9 @@ def _publish_remote(
         skip_missing,
         published,
         must_read_back,
+    )
+    completeness = _completeness(
+        catalog, derived, parameters, published, observations, forecast, first_labels
     )
     with _remote_failure(root, summary), _remote_lock(fs, root, wait):
         try:
@@ -1845,6 +1964,12 @@ def _publish_remote(
                     storage_options=storage_options,
                 )
                 if time_dim and time_dim in old.dims:
+                    new, reason = _without_incomplete(
+                        new, time_dim, old[time_dim].values, completeness.get(product_id)
+                    )
+                    if reason:
+                        summary.skipped[product_id] = reason
+                        continue
                     overlap = np.intersect1d(old[time_dim].values, new[time_dim].values)
                     if new[time_dim].values.min() > old[time_dim].values.max():
                         action = "append"

@@ -56,6 +56,11 @@ def test_a_minimal_entry_loads(tmp_path):
         ({"time": {"kind": "rolling_window"}}, "needs a `window`"),
         ({"time": {"kind": "rolling_window", "window": "3 m"}}, "not a duration"),
         ({"references": ["NOWHERE"]}, "not in `references`"),
+        ({"time": {"carry": {"start": "wind_speed_test"}}}, "carry is for recursions"),
+        (
+            {"time": {"lookback": "record", "carry": {"start": "wind_gust"}}},
+            "time.carry start='wind_gust' is not a published product id",
+        ),
         ({"name": {"en": "Wind speed"}}, "name.zh"),
         ({"units": None}, "needs `units`"),
         (

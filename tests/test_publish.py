@@ -310,8 +310,8 @@ def test_since_publishes_only_new_times_with_full_windows(tmp_path):
 def test_later_inputs_never_replace_what_they_cannot_derive_completely(tmp_path):
     """An operational run that reads only the last days of inputs: stored times whose
     look-back those inputs do not reach stay as published (not replaced by a 24 h total
-    of fewer hours), and a recursion over the record (the rain-process total) is not
-    restarted on its store. Instant products are replaced as usual."""
+    of fewer hours), the rain-process total continues its published record, and instant
+    products are replaced as usual. Every store then equals one publish of all inputs."""
     products = ["temperature_2m", "precipitation_accumulation_24h", "process_rainfall_total"]
     full = inputs(96)
     publish(full, tmp_path / "once", products)
@@ -320,25 +320,46 @@ def test_later_inputs_never_replace_what_they_cannot_derive_completely(tmp_path)
     later = full.isel(time=slice(36, 96))
     later["air_temperature_2m"] = later["air_temperature_2m"] + 1.0  # corrected inputs
     summary = publish(later, root, products)
-    assert "restart" in summary.skipped["process_rainfall_total"]
-    assert {s.product for s in summary.stores} == set(products[:2])
+    assert {s.product for s in summary.stores} == set(products) and not summary.skipped
 
     def stored(where, product):
         return read(where, product)[product]
 
     once = {product: stored(tmp_path / "once", product) for product in products}
-    # Every hour of the 24 h total equals one publish of all inputs: hours 36–59 kept
-    # (the later inputs lack their first hours), hours 60–95 complete from the later run.
-    xr.testing.assert_allclose(
-        stored(root, "precipitation_accumulation_24h"), once["precipitation_accumulation_24h"]
-    )
-    xr.testing.assert_equal(
-        stored(root, "process_rainfall_total"),
-        once["process_rainfall_total"].isel(time=slice(0, 60)),
-    )
+    # Hours 36–59 of the 24 h total kept (the later inputs lack their first hours),
+    # hours 60–95 complete from the later run; the process total continued exactly.
+    for product in products[1:]:
+        xr.testing.assert_allclose(stored(root, product), once[product])
     temperature = stored(root, "temperature_2m")
     xr.testing.assert_allclose(temperature[:36], once["temperature_2m"][:36])
     xr.testing.assert_allclose(temperature[36:], once["temperature_2m"][36:] + 1.0)
+
+
+def test_a_recursion_that_cannot_continue_its_store_is_not_restarted_on_it(tmp_path):
+    """Without its published state (a catalog with no ``carry``), or with inputs that do
+    not overlap the store by its dry gap, the rain-process total would restart on a store
+    started on an earlier record: skipped with the reason, the store left as it was."""
+    from weatherdata.catalog import default_catalog_path, load_catalog
+
+    text = default_catalog_path().read_text(encoding="utf-8")
+    carry = "    carry:\n      published_total: process_rainfall_total\n"
+    assert text.count(carry) == 1
+    path = tmp_path / "catalog.yaml"
+    path.write_text(text.replace(carry, ""), encoding="utf-8")
+    without_carry = load_catalog(path)
+    full = inputs(96)
+    for name, catalog, later in (
+        ("no-carry", without_carry, full.isel(time=slice(36, 96))),
+        ("no-overlap", None, full.isel(time=slice(59, 96))),
+    ):
+        root = tmp_path / name
+        publish(full.isel(time=slice(0, 60)), root, ["process_rainfall_total"], catalog=catalog)
+        before = read(root, "process_rainfall_total")
+        summary = publish(later, root, ["process_rainfall_total"], catalog=catalog)
+        assert not summary.stores, name
+        reason = summary.skipped["process_rainfall_total"]
+        assert ("would restart" if name == "no-carry" else "cannot be continued") in reason
+        xr.testing.assert_identical(read(root, "process_rainfall_total"), before)
 
 
 def test_status_reports_latest_complete_time(tmp_path):

@@ -156,7 +156,18 @@ class TimeSemantics(_Strict):
     #: ``record`` (a recursion that starts on the record's first day). Default from
     #: ``kind``: the ``window`` of a rolling window, one day for a daily value, else 0.
     lookback: str | None = None
+    #: A recursion's state (``lookback: record`` only): ``{recipe keyword: product id}``,
+    #: the published products whose stored values hold it. Publishing from inputs that
+    #: start after such a store's record did, the engine passes their stored series and
+    #: the recipe continues the record from them rather than restarting it.
+    carry: dict[str, str] = Field(default_factory=dict)
     description: str | None = None
+
+    @model_validator(mode="after")
+    def _carry_is_for_recursions(self):
+        if self.carry and self.lookback != "record":
+            raise ValueError("carry is for recursions over the record (lookback: record)")
+        return self
 
     @field_validator("window")
     @classmethod
@@ -459,6 +470,12 @@ class Catalog:
 
     def _check_references(self):
         for entry in self.entries.values():
+            for keyword, carried in entry.time.carry.items():
+                if carried not in self.entries or self.entries[carried].family == "intermediate":
+                    raise CatalogError(
+                        f"{self.path}: product {entry.id}: time.carry {keyword}={carried!r} "
+                        "is not a published product id"
+                    )
             for key in entry.references:
                 if key not in self.references:
                     raise CatalogError(

@@ -252,6 +252,62 @@ def _difference_units(units: str) -> str:
     return units
 
 
+# -- recursions continued from what was published -------------------------------------------
+
+
+def continues_record(first, **published) -> bool:
+    """Whether a recursion over the record whose derivation starts at ``first`` must
+    continue the record already published (``{name: stored series or None}``, the catalog's
+    ``time.carry``) instead of starting up.
+
+    True when a stored series starts before ``first``: those stores were started on an
+    earlier record than these inputs, and starting up again would restart it (every named
+    series is then needed). False when none is given (nothing published yet) or all start
+    at or after ``first`` (this derivation starts the record no later than they did).
+    """
+    given = {name: series for name, series in published.items() if series is not None}
+    earlier = [
+        name
+        for name, series in given.items()
+        if series.sizes[time_dimension(series)] and series[time_dimension(series)].values[0] < first
+    ]
+    if not earlier:
+        return False
+    lacking = sorted(set(published) - set(given))
+    if lacking:
+        raise InsufficientDataError(
+            f"{earlier[0]} was published from before these inputs start "
+            f"({np.datetime_as_string(np.datetime64(first, 's'))}); continuing its record needs "
+            f"the published {', '.join(lacking)} too"
+        )
+    return True
+
+
+def published_at(series: xr.DataArray, label, name: str, like=None) -> xr.DataArray:
+    """The published value of ``series`` at ``label`` of its time dimension (dropped), for
+    continuing a record; :class:`InsufficientDataError` if the store does not hold it, an
+    :class:`InputError` if it is not on the grid of ``like`` (the inputs' grid)."""
+    dim = time_dimension(series)
+    found = np.flatnonzero(series[dim].values == np.datetime64(label, "ns"))
+    if not found.size:
+        held = series[dim].values
+        raise InsufficientDataError(
+            f"published {name} holds {dim} {held[0]} … {held[-1]}, not "
+            f"{np.datetime64(label, 's')}: its record cannot be continued from these inputs "
+            "(publish inputs that start where it ends)"
+        )
+    value = series.isel({dim: int(found[0])}, drop=True)
+    if like is not None:
+        try:
+            xr.align(value, like, join="exact")
+        except ValueError:
+            raise InputError(
+                f"published {name} is not on the grid of these inputs: its record cannot be "
+                "continued from them"
+            ) from None
+    return value
+
+
 # Day definitions: the hour (UTC) at which the day starts.
 DAY_DEFINITIONS = {
     "utc": 0,  # 00–00 UTC

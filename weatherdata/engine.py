@@ -280,6 +280,7 @@ def derive(
     skipped: dict[str, str] | None = None,
     published: Mapping[str, xr.DataArray] | None = None,
     must_read_back: Iterable[str] = (),
+    carried: Mapping[str, xr.DataArray] | None = None,
     _as_arrays: bool = False,
 ) -> xr.Dataset:
     """Derive products from canonical inputs, lazily.
@@ -315,6 +316,11 @@ def derive(
         Ids of ``published`` that cannot be derived from these inputs (a whole-record
         recursion in a window): an :class:`InputError` if their published values do not
         hold what the derivation needs, rather than values from too short a record.
+    carried
+        Published series of the products that hold recursions' state (the catalog's
+        ``time.carry``), ``{product_id: DataArray}`` read from their stores: a recursion
+        whose derivation starts after such a store's record did continues that record from
+        them (its recipe receives them), rather than restarting from its start-up values.
 
     Returns
     -------
@@ -384,11 +390,15 @@ def derive(
             unavailable[pid] = cause if cause.startswith("needs ") else f"needs {name}: {cause}"
             continue
         arguments = {arg: fetch(ref) for arg, ref in entry.inputs.items()}
+        # A recursion's published state (None where nothing is published: it starts up).
+        arguments.update(
+            {keyword: (carried or {}).get(source) for keyword, source in entry.time.carry.items()}
+        )
         values = _resolve_parameters(entry, (parameters or {}).get(pid))
         accepted = inspect.signature(function).parameters
         unknown = [
             k
-            for k in values
+            for k in [*values, *entry.time.carry]
             if k not in accepted and not any(p.kind == p.VAR_KEYWORD for p in accepted.values())
         ]
         if unknown:

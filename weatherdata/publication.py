@@ -466,6 +466,7 @@ def _derive_for_publication(
     skip_missing,
     published=None,
     must_read_back=(),
+    carried=None,
 ):
     """The products to write (each on its own axes, cut to the time range), provenance, and
     the time dimension and first time of each derivation before the cut; ``skipped`` is filled with the
@@ -483,6 +484,7 @@ def _derive_for_publication(
         skipped=skipped,
         published=published,
         must_read_back=must_read_back,
+        carried=carried,
     )
     now = dt.datetime.now(dt.UTC)
     provenance = {
@@ -568,6 +570,39 @@ def _plan_store(root: Path, entry: ProductEntry, new: xr.Dataset, completeness=N
     return "replace", target, merged, time_dim
 
 
+def _carried_series(catalog: Catalog, products, open_store) -> dict[str, xr.DataArray]:
+    """The published series that hold the state of the recursions ``products`` are built
+    from (the catalog's ``time.carry``), ``{product_id: DataArray}`` (lazy), for those
+    ``open_store(entry)`` finds (it returns the opened store or None)."""
+    ids = (
+        list(products)
+        if products is not None
+        else [pid for pid, entry in catalog.products.items() if entry.family != "intermediate"]
+    )
+    wanted = {
+        source
+        for pid in catalog.closure([pid for pid in ids if pid in catalog])
+        for source in catalog[pid].time.carry.values()
+    }
+    out = {}
+    for pid in sorted(wanted):
+        store = open_store(catalog[pid])
+        if store is not None:
+            out[pid] = store[pid]
+    return out
+
+
+def _open_local_store(root: Path):
+    def open_store(entry: ProductEntry) -> xr.Dataset | None:
+        link = store_path(root, entry)
+        if not link.exists():
+            return None
+        # the version itself, not the link a concurrent publisher may swap
+        return xr.open_zarr(os.path.realpath(link), consolidated=True, zarr_format=3, chunks={})
+
+    return open_store
+
+
 @dataclass(frozen=True)
 class _Completeness:
     """Which of a product's times a publish derives from inputs that reach as far back as
@@ -597,10 +632,12 @@ def _label_reach(lookback: Lookback, inputs_first: pd.Timestamp, time_dim: str) 
 
 
 def _completeness(
-    catalog: Catalog, ids, parameters, published, observations, forecast, first_labels
+    catalog: Catalog, ids, parameters, published, observations, forecast, first_labels, carried=()
 ) -> dict[str, _Completeness]:
     """:class:`_Completeness` of each product in ``ids``, for inputs ``observations`` and
-    ``forecast`` (what a product reads of them is from the catalog)."""
+    ``forecast`` (what a product reads of them is from the catalog). A product whose
+    recursions over the record all continue the published record (``carried`` holds the
+    stores of their ``time.carry``) is complete as far as the record goes."""
     starts = {}
     if observations is not None and "time" in observations.dims and observations.sizes["time"]:
         starts["dataset"] = pd.Timestamp(observations["time"].values.min())
@@ -614,8 +651,19 @@ def _completeness(
         lookback = catalog.lookback(pid, parameters, published)
         time_dim, first = first_labels[pid]
         if lookback.record:
-            out[pid] = _Completeness(record_from=first)
-            continue
+            recursions = [
+                catalog[name]
+                for name in catalog.closure([pid])
+                if name not in published and catalog[name].time.lookback == "record"
+            ]
+            continued = all(
+                entry.time.carry and set(entry.time.carry.values()) <= set(carried)
+                for entry in recursions
+            )
+            if not continued:
+                out[pid] = _Completeness(record_from=first)
+                continue
+            lookback = Lookback(lookback.duration, lookback.periods)
         closure = [catalog[name] for name in catalog.closure([pid]) if name not in published]
         # A value at a time from inputs at that time only (no look-back, no previous
         # frame): complete wherever it is derived, so new inputs replace it.
@@ -874,6 +922,7 @@ def publish(
         )
     root = Path(root)
     summary = PublishSummary(root=str(root))
+    carried = _carried_series(catalog, products, _open_local_store(root))
     derived, provenance, first_labels = _derive_for_publication(
         observations,
         products,
@@ -887,9 +936,10 @@ def publish(
         skip_missing,
         published,
         must_read_back,
+        carried,
     )
     completeness = _completeness(
-        catalog, derived, parameters, published, observations, forecast, first_labels
+        catalog, derived, parameters, published, observations, forecast, first_labels, carried
     )
     with publisher_lock(root, wait=wait), _clean_up_on_failure(root, catalog):
         writes, plans = [], []
@@ -1923,6 +1973,25 @@ def _publish_remote(
     fs, _ = fsspec.core.url_to_fs(root, **storage_options)
     root = root.rstrip("/")
     summary = PublishSummary(root=root)
+    try:
+        listed = {
+            p["id"]: p["href"] for p in json.loads(fs.cat_file(f"{root}/products.json"))["products"]
+        }
+    except FileNotFoundError:
+        listed = {}
+
+    def open_store(entry: ProductEntry) -> xr.Dataset | None:
+        if entry.id not in listed:
+            return None
+        return xr.open_zarr(
+            f"{root}/{listed[entry.id]}",
+            consolidated=True,
+            zarr_format=3,
+            chunks={},
+            storage_options=storage_options,
+        )
+
+    carried = _carried_series(catalog, products, open_store)
     derived, provenance, first_labels = _derive_for_publication(
         observations,
         products,
@@ -1936,9 +2005,10 @@ def _publish_remote(
         skip_missing,
         published,
         must_read_back,
+        carried,
     )
     completeness = _completeness(
-        catalog, derived, parameters, published, observations, forecast, first_labels
+        catalog, derived, parameters, published, observations, forecast, first_labels, carried
     )
     with _remote_failure(root, summary), _remote_lock(fs, root, wait):
         try:

@@ -6,7 +6,8 @@ Daily indices use the observation of one hour of Beijing time inside each day (1
 the Chinese grade, 12:00 noon for the Canadian codes, 15:00 for FFDI) picked with
 :func:`._sector.at_beijing_hour`, so they share the day labels of the daily products.
 Sequential indices (Canadian codes, KBDI) start from documented start-up values on the
-first day of the record.
+first day of the record, or continue the record already published (the catalog's
+``time.carry``: the stored codes of the day before the first day derived).
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from weatherdata.compute import pointwise, quantity, with_units
+from weatherdata.compute import (
+    continues_record,
+    pointwise,
+    published_at,
+    quantity,
+    with_units,
+)
 from weatherdata.errors import InputError
 from weatherdata.units import convert_dataarray
 
@@ -196,7 +203,15 @@ def forest_fire_weather_grade(
 
 
 def canadian_fire_weather_indices(
-    temperature, relative_humidity, wind_speed, precipitation_24h, days, observation_hour
+    temperature,
+    relative_humidity,
+    wind_speed,
+    precipitation_24h,
+    days,
+    observation_hour,
+    published_fine_fuel_moisture_code=None,
+    published_duff_moisture_code=None,
+    published_drought_code=None,
 ):
     """The six codes of the Canadian Forest Fire Weather Index system (Van Wagner 1987)
     from noon observations (xclim ``cffwis_indices``, the CFS R-code algorithm).
@@ -205,6 +220,13 @@ def canadian_fire_weather_indices(
     is the 24 h accumulation ending then. The codes start from the standard start-up
     values (FFMC 85, DMC 6, DC 15) on the first day of the record, no fire-season
     shutdown, no overwintering; latitude enters the day-length factors of DMC and DC.
+
+    Each day's FFMC, DMC and DC follow from the day before's and the day's weather
+    alone, so the record continues exactly from the published codes of the day before
+    the first day of ``days`` (``published_*``, stored series; :func:`continues_record`
+    says when): they are xclim's ``ffmc0``, ``dmc0``, ``dc0``. A code missing that day
+    stays missing (as it would have in one pass: every later value depends on it) rather
+    than starting up again.
 
     Returns
     -------
@@ -231,7 +253,26 @@ def canadian_fire_weather_indices(
         name: as_series(data, units, label).chunk({"time": -1})
         for name, (data, units, label) in noon.items()
     }
-    codes = xclim("xclim.indices.fire").cffwis_indices(**series, lat=latitude(temperature))
+    published = {
+        "fine_fuel_moisture_code": published_fine_fuel_moisture_code,
+        "duff_moisture_code": published_duff_moisture_code,
+        "drought_code": published_drought_code,
+    }
+    start = {}
+    first = template.values[0]
+    if continues_record(first, **published):
+        day_before = first - np.timedelta64(1, "D")
+        grid = noon["tas"][0].isel(day=0, drop=True)
+        start = {
+            name: published_at(published[name], day_before, name, like=grid) for name in published
+        }
+    codes = xclim("xclim.indices.fire").cffwis_indices(
+        **series,
+        lat=latitude(temperature),
+        ffmc0=start.get("fine_fuel_moisture_code"),
+        dmc0=start.get("duff_moisture_code"),
+        dc0=start.get("drought_code"),
+    )
     names = (
         "drought_code",
         "duff_moisture_code",
@@ -240,9 +281,26 @@ def canadian_fire_weather_indices(
         "buildup_index",
         "fire_weather_index",
     )
-    return xr.Dataset(
+    out = xr.Dataset(
         {name: back_to_days(code, template, "1") for name, code in zip(names, codes, strict=True)}
     )
+    if start:
+        # xclim starts a cell up again where a previous code is missing.
+        known = {name: value.notnull() for name, value in start.items()}
+        built_on = {
+            "drought_code": ("drought_code",),
+            "duff_moisture_code": ("duff_moisture_code",),
+            "fine_fuel_moisture_code": ("fine_fuel_moisture_code",),
+            "initial_spread_index": ("fine_fuel_moisture_code",),
+            "buildup_index": ("duff_moisture_code", "drought_code"),
+            "fire_weather_index": tuple(known),
+        }
+        for name, codes_used in built_on.items():
+            mask = known[codes_used[0]]
+            for code in codes_used[1:]:
+                mask = mask & known[code]
+            out[name] = with_units(out[name].where(mask), "1")
+    return out
 
 
 def fire_weather_code(code):
@@ -262,8 +320,30 @@ def _annual_precipitation(normals: xr.DataArray) -> xr.DataArray:
     return annual
 
 
+#: The maximum temperature (°C) at which KBDI's evapotranspiration term is zero:
+#: 0.968 exp(0.0875 T + 1.5552) = 8.3.
+_KBDI_NEUTRAL_TEMPERATURE = (np.log(8.3 / 0.968) - 1.5552) / 0.0875
+#: Rain of a spell that KBDI intercepts (Finkele et al. 2006): the first 5 mm.
+_KBDI_INTERCEPTION = 5.0
+
+
+def _kbdi_interception_left(precipitation: np.ndarray) -> np.ndarray:
+    """Of the first 5 mm of a rain spell, what is still to be intercepted after the last
+    day (last axis) of ``precipitation`` (mm/day), from a full 5 mm before its first day:
+    xclim's ``rr`` (a dry day, ≤ 0 mm, refills it; rain takes from it)."""
+    left = np.full(precipitation.shape[:-1], _KBDI_INTERCEPTION)
+    for rain in np.moveaxis(precipitation, -1, 0):
+        left = np.where(rain <= 0.0, _KBDI_INTERCEPTION, left - np.minimum(rain, left))
+    return left
+
+
 def keetch_byram_drought_index(
-    precipitation, maximum_temperature, precipitation_normals, initial_value
+    precipitation,
+    maximum_temperature,
+    precipitation_normals,
+    initial_value,
+    published_drought_index=None,
+    published_daily_precipitation=None,
 ):
     """Keetch–Byram drought index KBDI (mm of soil-moisture deficit, 0–203.2), daily
     (xclim ``keetch_byram_drought_index``, Finkele et al. 2006):
@@ -278,6 +358,15 @@ def keetch_byram_drought_index(
     precipitation (from the daily normals). Starts from ``initial_value`` on the first day
     of the record (0 mm: soil at field capacity).
 
+    Or continues the published record (:func:`continues_record`): the state of the day
+    before the first day is the published index (``published_drought_index``) and what is
+    left of the 5 mm interception of the rain spell under way, replayed from the published
+    daily precipitation since the index's first day. xclim takes the previous index
+    (``kbdi0``) but always starts a spell's interception full, so that day is prepended as
+    a day that leaves the index unchanged (maximum temperature where the evapotranspiration
+    term is zero, 6.78 °C) and whose rain, 5 mm minus what is left, leaves the interception
+    as it was; its value is dropped.
+
     References
     ----------
     Keetch, J. J. and G. M. Byram, 1968: A drought index for forest fire control. USDA
@@ -287,14 +376,47 @@ def keetch_byram_drought_index(
     Mag. 55, 183–197.
     """
     rain, tmax = _aligned(precipitation, maximum_temperature)
+    published = {
+        "keetch_byram_drought_index": published_drought_index,
+        "daily_precipitation": published_daily_precipitation,
+    }
+    days = rain["day"]
+    start = None
+    if continues_record(days.values[0], **published):
+        day_before = days.values[0] - np.timedelta64(1, "D")
+        grid = rain.isel(day=0, drop=True)
+        index = published_at(
+            published_drought_index, day_before, "keetch_byram_drought_index", like=grid
+        )
+        history = published_daily_precipitation.sel(
+            day=slice(published_drought_index["day"].values[0], day_before)
+        )
+        published_at(history, day_before, "daily_precipitation", like=grid)  # held, same grid
+        left = xr.apply_ufunc(
+            _kbdi_interception_left,
+            convert_dataarray(history, "mm").chunk({"day": -1}),
+            input_core_dims=[["day"]],
+            dask="parallelized",
+            output_dtypes=[np.float64],
+        )
+        replayed_rain = (_KBDI_INTERCEPTION - left).expand_dims(day=[day_before])
+        replayed_tmax = xr.full_like(replayed_rain, _KBDI_NEUTRAL_TEMPERATURE)
+        rain = xr.concat([with_units(replayed_rain, "mm"), convert_dataarray(rain, "mm")], "day")
+        tmax = xr.concat(
+            [with_units(replayed_tmax, "degC"), convert_dataarray(tmax, "degC")], "day"
+        )
+        start = index
     pr = as_series(rain, "mm", "mm/d").chunk({"time": -1})
     tx = as_series(tmax, "degC", "degC").chunk({"time": -1})
-    start = xr.full_like(pr.isel(time=0, drop=True), initial_value.m_as("mm"))
+    if start is None:
+        start = xr.full_like(pr.isel(time=0, drop=True), initial_value.m_as("mm"))
+    else:
+        start = start.astype(pr.dtype)
     start.attrs = {"units": "mm/d"}
     index = xclim("xclim.indices.fire").keetch_byram_drought_index(
         pr, tx, _annual_precipitation(precipitation_normals), kbdi0=start
     )
-    return back_to_days(index, rain["day"], "mm")
+    return back_to_days(index, days, "mm")
 
 
 def mcarthur_forest_fire_danger_index(

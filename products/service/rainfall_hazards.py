@@ -10,8 +10,16 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from weatherdata.compute import quantity, rolling_window, time_dimension, time_step, with_units
-from weatherdata.errors import InputError
+from weatherdata.compute import (
+    continues_record,
+    published_at,
+    quantity,
+    rolling_window,
+    time_dimension,
+    time_step,
+    with_units,
+)
+from weatherdata.errors import InputError, InsufficientDataError
 from weatherdata.units import convert_dataarray
 
 from ._sector import back_to_days, weighted_trailing_sum
@@ -23,11 +31,19 @@ __all__ = [
 ]
 
 
-def _event_totals(amounts: np.ndarray, wet_threshold: float, dry_steps: int) -> np.ndarray:
-    """Running event totals along axis 0 (see :func:`process_rainfall_total`)."""
+def _event_totals(
+    amounts: np.ndarray,
+    wet_threshold: float,
+    dry_steps: int,
+    total: np.ndarray | None = None,
+    dry: np.ndarray | None = None,
+) -> np.ndarray:
+    """Running event totals along axis 0 (see :func:`process_rainfall_total`), from the
+    state before the first step: the total and the dry steps since the last wet one
+    (default: no event under way)."""
     out = np.empty(amounts.shape, dtype=np.float64)
-    total = np.zeros(amounts.shape[1:], dtype=np.float64)
-    dry = np.full(amounts.shape[1:], float(dry_steps))  # no event before the record
+    total = np.zeros(amounts.shape[1:]) if total is None else np.asarray(total, np.float64)
+    dry = np.full(amounts.shape[1:], float(dry_steps)) if dry is None else dry
     for i in range(amounts.shape[0]):
         x = amounts[i]
         missing = np.isnan(x)
@@ -45,7 +61,21 @@ def _event_totals(amounts: np.ndarray, wet_threshold: float, dry_steps: int) -> 
     return out
 
 
-def process_rainfall_total(precipitation, wet_threshold, dry_gap):
+def _continued_event_totals(
+    amounts: np.ndarray, published: np.ndarray, wet_threshold: float, dry_steps: int
+) -> np.ndarray:
+    """Running event totals along axis 0 that continue the ``published`` totals of the
+    first ``dry_steps`` steps of ``amounts``: after those steps the dry count is known
+    from them alone (a wet or missing step resets it; ``dry_steps`` dry ones end the
+    event whatever came before), and the total is the published one."""
+    dry = np.zeros(amounts.shape[1:])
+    for x in amounts[:dry_steps]:
+        dry = np.where(np.isnan(x) | (x >= wet_threshold), 0.0, dry + 1.0)
+    later = _event_totals(amounts[dry_steps:], wet_threshold, dry_steps, published[-1], dry)
+    return np.concatenate([published.astype(np.float64), later])
+
+
+def process_rainfall_total(precipitation, wet_threshold, dry_gap, published_total=None):
     """Rainfall total of the current rain process (过程累计雨量), at every time step:
 
     .. math:: R(t) = \\sum_{s = t_0}^{t} P_s
@@ -55,6 +85,12 @@ def process_rainfall_total(precipitation, wet_threshold, dry_gap):
     step, and the total is then 0 until the next wet step. A missing step makes the total
     missing until a process ends in known data. The record is assumed to start outside a
     process (a lower bound for a process already under way).
+
+    Or it continues the published record (``published_total``, when it starts before these
+    inputs: :func:`~weatherdata.compute.continues_record`): the state after the first
+    ``dry_gap`` of inputs is the published total then and the dry steps since the last wet
+    one, which those steps alone determine; the published totals must therefore cover
+    them (an overlap of at least ``dry_gap``).
 
     References
     ----------
@@ -66,19 +102,49 @@ def process_rainfall_total(precipitation, wet_threshold, dry_gap):
     gap = quantity(dry_gap).m_as("s") / step.total_seconds()
     if gap < 1 or abs(gap - round(gap)) > 1e-9:
         raise InputError(f"dry_gap {dry_gap} is not a whole number of {step} steps")
+    gap = round(gap)
     amounts = convert_dataarray(precipitation, "mm")
     if hasattr(amounts.data, "dask"):
         amounts = amounts.chunk({dim: -1})
-    totals = xr.apply_ufunc(
-        lambda x: np.moveaxis(
-            _event_totals(np.moveaxis(x, -1, 0), wet_threshold.m_as("mm"), round(gap)), 0, -1
-        ),
-        amounts,
-        input_core_dims=[[dim]],
-        output_core_dims=[[dim]],
-        dask="parallelized",
-        output_dtypes=[np.float64],
-    )
+    threshold = wet_threshold.m_as("mm")
+    times = amounts[dim].values
+    if continues_record(times[0], published_total=published_total):
+        if times.size < gap:
+            raise InsufficientDataError(
+                f"continuing the published process totals needs {gap} steps of inputs "
+                f"(dry_gap), these have {times.size}"
+            )
+        overlap = [
+            published_at(published_total, time, "process_rainfall_total", like=amounts[{dim: 0}])
+            for time in times[:gap]
+        ]
+        published = xr.concat(overlap, dim).assign_coords({dim: times[:gap]})
+        totals = xr.apply_ufunc(
+            lambda x, p: np.moveaxis(
+                _continued_event_totals(
+                    np.moveaxis(x, -1, 0), np.moveaxis(p, -1, 0), threshold, gap
+                ),
+                0,
+                -1,
+            ),
+            amounts,
+            convert_dataarray(published, "mm")
+            .rename({dim: "_published"})
+            .chunk({"_published": -1}),
+            input_core_dims=[[dim], ["_published"]],
+            output_core_dims=[[dim]],
+            dask="parallelized",
+            output_dtypes=[np.float64],
+        )
+    else:
+        totals = xr.apply_ufunc(
+            lambda x: np.moveaxis(_event_totals(np.moveaxis(x, -1, 0), threshold, gap), 0, -1),
+            amounts,
+            input_core_dims=[[dim]],
+            output_core_dims=[[dim]],
+            dask="parallelized",
+            output_dtypes=[np.float64],
+        )
     return with_units(totals.transpose(*precipitation.dims), "mm")
 
 

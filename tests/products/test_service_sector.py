@@ -365,6 +365,56 @@ def test_canadian_codes_match_xclim_on_the_noon_observations(fwi_case, product_i
     assert out.values[0, 0, 0] > 0
 
 
+FWI_CODES = [
+    "fine_fuel_moisture_code",
+    "duff_moisture_code",
+    "drought_code",
+    "initial_spread_index",
+    "buildup_index",
+    "fire_weather_index",
+]
+
+
+@pytest.mark.parametrize("first_hour", [24, 48])
+def test_canadian_codes_continue_the_published_record_exactly(fwi_case, first_hour):
+    """Inputs that start a day or two into the record, with the codes published from the
+    whole record up to the day before their first day: every day equals the one pass
+    over the whole record (the codes restarted from 85/6/15 do not)."""
+    ds, _ = fwi_case
+    whole = weatherdata.derive(ds, FWI_CODES).compute()
+    later = ds.isel(time=slice(first_hour, None))
+    restarted = weatherdata.derive(later, FWI_CODES).compute()
+    first_day = restarted["day"].values[0]
+    published = {
+        name: whole[name].sel(day=slice(None, first_day - np.timedelta64(1, "D")))
+        for name in ("fine_fuel_moisture_code", "duff_moisture_code", "drought_code")
+    }
+    continued = weatherdata.derive(later, FWI_CODES, carried=published).compute()
+    assert continued["day"].size >= 3
+    for name in FWI_CODES:
+        expected = whole[name].sel(day=continued["day"])
+        np.testing.assert_allclose(continued[name], expected, rtol=1e-5, atol=1e-4)
+    assert (
+        abs(
+            restarted["fine_fuel_moisture_code"]
+            - whole["fine_fuel_moisture_code"].sel(day=restarted["day"])
+        ).max()
+        > 0.1
+    )
+
+
+def test_canadian_codes_do_not_continue_across_a_gap_or_without_every_code(fwi_case):
+    ds, _ = fwi_case
+    whole = weatherdata.derive(ds, FWI_CODES[:3]).compute()
+    later = ds.isel(time=slice(48, None))
+    gap = {name: whole[name].isel(day=slice(0, 1)) for name in FWI_CODES[:3]}  # lacks a day
+    with pytest.raises(weatherdata.errors.InsufficientDataError, match="cannot be continued"):
+        weatherdata.derive(later, ["fine_fuel_moisture_code"], carried=gap)
+    partial = {"fine_fuel_moisture_code": whole["fine_fuel_moisture_code"]}
+    with pytest.raises(weatherdata.errors.InsufficientDataError, match="needs the published"):
+        weatherdata.derive(later, ["fine_fuel_moisture_code"], carried=partial)
+
+
 # ---------------------------------------------------------------- history and normals
 
 
@@ -679,6 +729,39 @@ def test_kbdi_matches_xclim(ffdi_case):
     out = derive_one("keetch_byram_drought_index", ds)
     np.testing.assert_allclose(out.values, by_day(reference), rtol=1e-4, atol=1e-4)
     assert (out.values >= 0).all() and (out.values <= 203.2).all()
+
+
+def test_kbdi_continues_the_published_record_with_the_spell_in_progress():
+    """The rain spell under way at the seam decides how much of the next days' rain is
+    intercepted (the first 5 mm of a spell): the continued index equals one pass over the
+    whole record, where restarting the interception (xclim's kbdi0 alone) does not."""
+    rain = np.array([[0.0, 3.0], [2.0, 1.0], [4.0, 0.0], [0.0, 6.0], [1.0, 0.0]])[:, None, :]
+    temperature = np.full((5, 1, 2), 31.0)
+    ds, *_ = climate_dataset(seed=5, rain=rain, temperature=temperature, normals_rain=4.5)
+    products = ["keetch_byram_drought_index", "daily_precipitation"]
+    whole = weatherdata.derive(ds, products).compute()
+    later = ds.isel(time=slice(48, None))
+    first_day = weatherdata.derive(later, ["daily_precipitation"])["day"].values[0]
+    published = {
+        name: whole[name].sel(day=slice(None, first_day - np.timedelta64(1, "D")))
+        for name in products
+    }
+    continued = weatherdata.derive(
+        later, ["keetch_byram_drought_index"], carried=published
+    ).compute()["keetch_byram_drought_index"]
+    expected = whole["keetch_byram_drought_index"].sel(day=continued["day"])
+    np.testing.assert_allclose(continued, expected, rtol=1e-5, atol=1e-4)
+    # xclim from the published index alone starts the spell's interception full again
+    fire = import_xclim("xclim.indices.fire")
+    start = published["keetch_byram_drought_index"].isel(day=-1, drop=True)
+    start = start.astype(np.float64).assign_attrs(units="mm/d")
+    days = continued["day"].values
+    tmax = series_on(days + np.timedelta64(12, "h"), temperature[-days.size :], "degC")
+    annual = xr.full_like(start, 4.5 * 365.25).assign_attrs(units="mm/year")
+    naive = fire.keetch_byram_drought_index(
+        series_on(days + np.timedelta64(12, "h"), rain[-days.size :], "mm/d"), tmax, annual, start
+    )
+    assert np.abs(by_day(naive) - expected.values).max() > 0.1
 
 
 @pytest.mark.product("mcarthur_forest_fire_danger_index")
@@ -1288,6 +1371,26 @@ def test_process_rainfall_running_totals_with_a_dry_gap():
     out = derive_one("process_rainfall_total", ds, parameters={"dry_gap": "3 h"}).values[:, 0, 0]
     expected = [0, 1, 3, 3, 3, 0, 4, np.nan, np.nan, np.nan, np.nan, 0, 2]
     np.testing.assert_allclose(out, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("first", [3, 5, 8])
+def test_process_rainfall_continues_the_published_totals(first):
+    """Later inputs that overlap the published totals by the dry gap continue every
+    process under way (``first``: a process, its dry tail, a missing step) exactly."""
+    rain = np.array([0, 1, 2, 0, 0, 0.05, 4, np.nan, 1, 0, 0, 0, 2, 0.5, 0, 0], dtype=float)
+    ds = make({"precipitation_amount": rain[:, None, None]}, hours=rain.size)
+    parameters = {"process_rainfall_total": {"dry_gap": "3 h"}}
+    whole = weatherdata.derive(ds, ["process_rainfall_total"], parameters=parameters).compute()
+    whole = whole["process_rainfall_total"]
+    later = ds.isel(time=slice(first, None))
+    published = {"process_rainfall_total": whole.isel(time=slice(0, first + 3))}
+    continued = weatherdata.derive(
+        later, ["process_rainfall_total"], parameters=parameters, carried=published
+    ).compute()["process_rainfall_total"]
+    xr.testing.assert_allclose(continued, whole.isel(time=slice(first, None)))
+    short = {"process_rainfall_total": whole.isel(time=slice(0, first + 2))}  # overlap < gap
+    with pytest.raises(weatherdata.errors.InsufficientDataError, match="cannot be continued"):
+        weatherdata.derive(later, ["process_rainfall_total"], parameters=parameters, carried=short)
 
 
 @pytest.mark.product("storm_intensity_return_period")

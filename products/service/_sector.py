@@ -268,8 +268,26 @@ def extended_series(
     if missing_dates.size:
         pieces.append(_fill(normals, missing_dates, units, gap_fill, present).transpose(*order))
     series = xr.concat(pieces, "time", coords="minimal", compat="override", join="override")
-    series = series.sortby("time").chunk({"time": 366})
+    series = series.sortby("time").chunk({"time": 366, **_grid_chunks(series, order[1:])})
     return with_units(series.astype(np.float64), units)
+
+
+#: Grid cells in a chunk of an extended series (366 days of float64: 12 MB). The
+#: windows and fits over decades of days stream each chunk many times; a chunk that grew
+#: with the grid fell out of the processor's caches (the SPI cost 34 % more per cell on a
+#: 0.05° grid than on a 0.1° grid with whole-grid chunks).
+EXTENDED_CHUNK_CELLS = 4096
+
+
+def _grid_chunks(series: xr.DataArray, dims: list[str]) -> dict[str, int]:
+    """Chunks of the grid dimensions ``dims`` holding at most :data:`EXTENDED_CHUNK_CELLS`
+    cells: the first dimension is cut into equal slabs of whole rows."""
+    sizes = [series.sizes[d] for d in dims]
+    cells = int(np.prod(sizes)) if sizes else 1
+    if cells <= EXTENDED_CHUNK_CELLS or not dims:
+        return {}
+    slabs = -(-cells // EXTENDED_CHUNK_CELLS)
+    return {dims[0]: -(-sizes[0] // slabs)}
 
 
 _DAY = pd.Timedelta(days=1)

@@ -362,6 +362,33 @@ def test_a_recursion_that_cannot_continue_its_store_is_not_restarted_on_it(tmp_p
         xr.testing.assert_identical(read(root, "process_rainfall_total"), before)
 
 
+def test_a_later_range_in_windows_continues_the_published_recursion(tmp_path, monkeypatch):
+    """An hourly service publishing the new day in windows: the rain-process total is
+    continued from its store in each window (inputs from two days back, not the record),
+    and equals one publish of everything."""
+    from weatherdata import publication
+
+    full = inputs(144)
+    product = ["process_rainfall_total"]
+    publish(full, tmp_path / "once", product)
+    root = tmp_path / "runs"
+    publish(full.isel(time=slice(0, 96)), root, product)
+    starts = []
+    one_publish = publication.publish
+
+    def publishing(observations, *arguments, **keywords):
+        starts.append(observations["time"].values[0])
+        return one_publish(observations, *arguments, **keywords)
+
+    monkeypatch.setattr(publication, "publish", publishing)
+    summary = publication.publish_in_windows(
+        full, root, product, since=full.time.values[96], window="1D"
+    )
+    assert not summary.skipped and len(starts) == 2
+    assert all(start > full.time.values[0] for start in starts)  # never the whole record
+    xr.testing.assert_allclose(read(root, product[0]), read(tmp_path / "once", product[0]))
+
+
 def test_status_reports_latest_complete_time(tmp_path):
     from weatherdata.publication import status
 

@@ -12,7 +12,7 @@ import pytest
 import xarray as xr
 
 import weatherdata
-from weatherdata import engine
+from weatherdata import engine, publication
 from weatherdata.catalog import Lookback, load_catalog, shipped_catalog
 from weatherdata.errors import CatalogError, PublishError
 from weatherdata.publication import publish, publish_in_windows, store_path
@@ -114,13 +114,15 @@ SAMPLE = [
     "forecast_temperature_2m",
     "nowcast_reflectivity_30min",
     "heat_warning_signal",
+    # recursions that continue, window after window, what the window before published
+    # (time.carry), and a product built on one
     "keetch_byram_drought_index",
     "process_rainfall_total",
-    # published by the windows, read back by the whole-record pass for KBDI
-    "daily_precipitation",
-    "daily_maximum_temperature",
-    # built on KBDI: windows after the record pass, KBDI read back
     "mcarthur_forest_fire_danger_index",
+    # published by the windows, read back by the whole-record pass for the relative
+    # moisture index (Thornthwaite's year)
+    "daily_precipitation",
+    "relative_moisture_index",
 ]
 
 
@@ -147,6 +149,14 @@ def test_windowed_publication_equals_one_publication_of_the_whole_range(
         return result
 
     monkeypatch.setattr(engine, "_read_back", recording)
+    groups = []
+    one_publish = publication.publish
+
+    def publishing(observations, root, products, **keywords):
+        groups.append(list(products))
+        return one_publish(observations, root, products, **keywords)
+
+    monkeypatch.setattr(publication, "publish", publishing)
     if opened == "once":
         inputs = {"forecast": forecast}
     else:  # each window opens the files that hold its times
@@ -170,17 +180,16 @@ def test_windowed_publication_equals_one_publication_of_the_whole_range(
         assert "surface_20260729.nc" in names
         assert "surface_20260725.nc" not in names
     assert summary.skipped == {}
-    # KBDI's daily series were read back from the windows' stores, and KBDI itself for
-    # McArthur's index in the windows after the record pass
-    assert {name for name, _ in read_back} == {
-        "daily_maximum_temperature",
-        "daily_precipitation",
-        "keetch_byram_drought_index",
-    }
+    # The relative moisture index's daily series were read back from the windows' stores
+    assert {name for name, _ in read_back} == {"daily_mean_temperature", "daily_precipitation"}
     assert all(used for _, used in read_back)
-    # three windows, a pass for the year and one for the chill season, the whole record,
-    # three windows for McArthur's index
-    assert ("window", 9, 9) in reports
+    # three windows, a pass for the year and one for the chill season, the whole record
+    assert ("window", 6, 6) in reports
+    # the recursions that carry their state were published by every window, not over
+    # the record (the last publish: the relative moisture index alone)
+    for continued in ("keetch_byram_drought_index", "process_rainfall_total"):
+        assert sum(continued in group for group in groups) == 3
+    assert groups[-1] == ["relative_moisture_index"]
     for product_id in SAMPLE:
         entry = CATALOG[product_id]
         one = xr.open_zarr(store_path(one_root, entry), zarr_format=3).load()

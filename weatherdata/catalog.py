@@ -106,6 +106,13 @@ def _duration(value: str, what: str) -> pd.Timedelta:
     return pd.Timedelta(seconds=float(quantity.m_as("s")))
 
 
+#: How far before its first time a recursion that continues its published record
+#: (``time.carry``) needs inputs: the day before a daily recursion's first day (the
+#: Canadian codes, KBDI) or a rain process's dry gap (12 h), with a day to spare. A
+#: parameter override of such a duration makes it a whole-record recursion again.
+CARRY_LOOKBACK = pd.Timedelta(days=2)
+
+
 @dataclasses.dataclass(frozen=True)
 class Lookback:
     """How far before the first time to publish a product's inputs must start.
@@ -360,6 +367,7 @@ class Catalog:
         product_id: str,
         parameters: dict | None = None,
         published: Iterable[str] = (),
+        carried: bool = False,
     ) -> Lookback:
         """The inputs a product's value at a time depends on, back from that time.
 
@@ -369,7 +377,8 @@ class Catalog:
         of its input products'. ``parameters``: overrides, ``{product: {name: value}}``
         (a period product's ``period``). ``published``: input products whose values are
         read back from their stores rather than derived: only the product's own
-        look-back over them counts.
+        look-back over them counts. ``carried``: recursions over the record that declare
+        ``time.carry`` continue their published record (:data:`CARRY_LOOKBACK` back).
         """
         entry = self[product_id]
         time = entry.time
@@ -382,7 +391,9 @@ class Catalog:
             elif time.kind == "period":
                 declared = "period" if time.window is None else time.window
         own = Lookback()
-        if declared == "record":
+        if declared == "record" and carried and time.carry:
+            own = Lookback(duration=CARRY_LOOKBACK)
+        elif declared == "record":
             own = Lookback(record=True)
         elif declared == "period":
             alias = (parameters or {}).get(product_id, {}).get("period")
@@ -399,7 +410,7 @@ class Catalog:
         published = frozenset(published)
         for dependency in self.dependencies(product_id):
             if dependency not in published:
-                inputs = inputs | self.lookback(dependency, parameters, published)
+                inputs = inputs | self.lookback(dependency, parameters, published, carried)
         return own + inputs
 
     def canonical_inputs(self, product_id: str) -> set[str]:

@@ -1081,6 +1081,24 @@ def _grouped_start(
     return max(start, record_start)
 
 
+def _continues_in_windows(catalog: Catalog, pid: str, ids, root, from_record_start) -> bool:
+    """Whether ``pid``'s recursions over the record can continue, window after window, the
+    stores the windows publish: the products holding their state (``time.carry``) are
+    published in the same run, and either the run starts with the record (its first
+    window starts the recursions up, as one publish of the range would) or they are
+    already published under a local ``root`` (the first window continues them)."""
+    carriers = {
+        carried for name in catalog.closure([pid]) for carried in catalog[name].time.carry.values()
+    }
+    if not carriers <= set(ids):
+        return False
+    if from_record_start:
+        return True
+    return not is_remote(root) and all(
+        store_path(Path(root), catalog[carried]).exists() for carried in carriers
+    )
+
+
 def publish_in_windows(
     observations: xr.Dataset | None,
     root: str | Path,
@@ -1115,14 +1133,18 @@ def publish_in_windows(
     Per-period totals (a year's growing degree days, a season's chill units) are
     published after the windows, one pass per period from the period's start: memory
     follows the period (at most a year), and the year is not read again in every
-    window. Products whose value depends on the whole record (recursions that start on
-    its first day: the Canadian fire weather codes, KBDI, the rain-process total;
-    Thornthwaite's PET, which uses the whole year, under the drought indices) are
-    published once over the whole range, reading what they are built from back from the
-    windows' stores. What depends on the record only through them (the drought signal,
-    the district and city tables, McArthur's index) then follows in windows again, with
-    them read back (``derive(published=...)``). Read-back needs a local root and a range
-    that starts with the inputs; otherwise those products are derived over the record.
+    window. Recursions over the record that carry their state (``time.carry``: the
+    Canadian fire weather codes, KBDI, the rain-process total) follow the windows too,
+    each window continuing what the one before published, when the products holding
+    their state are published in the same run and the range starts with the record or
+    they are already published under a local root. Products whose value depends on the
+    whole record otherwise (Thornthwaite's PET, which uses the whole year, under the
+    drought indices) are published once over the whole range, reading what they are
+    built from back from the windows' stores. What depends on the record only through
+    them (the drought signal, the district and city tables) then follows in windows
+    again, with them read back (``derive(published=...)``). Read-back needs a local root
+    and a range that starts with the inputs; otherwise those products are derived over
+    the record.
 
     With ``sources`` (files, globs, directories) instead of ``observations`` and
     ``forecast``, each window *opens* only the files that hold its times
@@ -1200,6 +1222,16 @@ def publish_in_windows(
     for pid in forced:
         lookbacks[pid] = Lookback(record=True)
     record_start = pd.Timestamp(times.min())
+    # A recursion over the record that continues its published record (``time.carry``)
+    # follows the windows like any product: each window continues what the one before it
+    # published, so neither memory nor a later run grows with the record.
+    for pid in ids:
+        if lookbacks[pid].record and pid not in forced:
+            continued = catalog.lookback(pid, parameters, carried=True)
+            if not continued.record and _continues_in_windows(
+                catalog, pid, ids, root, first <= record_start
+            ):
+                lookbacks[pid] = continued
     whole = [pid for pid in ids if lookbacks[pid].record or len(lookbacks[pid].periods) > 1]
     periodic: dict[str, list[str]] = {}  # per-period totals, by their period (YS, MS, …)
     for pid in ids:

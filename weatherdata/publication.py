@@ -468,9 +468,9 @@ def _derive_for_publication(
     must_read_back=(),
     carried=None,
 ):
-    """The products to write (each on its own axes, cut to the time range), provenance, and
-    the time dimension and first time of each derivation before the cut; ``skipped`` is filled with the
-    products the inputs do not allow and why."""
+    """The products to write (each on its own axes, cut to the time range), provenance,
+    and ``{product: (time dimension, first time)}`` of each derivation before the cut;
+    ``skipped`` is filled with the products the inputs do not allow and why."""
     derived = derive_arrays(
         observations,
         products,
@@ -861,7 +861,8 @@ def publish(
     never replace a stored time whose look-back they do not reach (:meth:`Catalog.lookback`
     plus :data:`WINDOW_MARGIN`): those times stay as published, the later ones are written.
     A recursion over the record (``lookback: record``) whose store started on an earlier
-    record is skipped with the reason, not restarted on it.
+    record continues it from the published products that hold its state (the catalog's
+    ``time.carry``); without them it is skipped with the reason, not restarted on it.
 
     Parameters
     ----------

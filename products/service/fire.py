@@ -23,7 +23,7 @@ from weatherdata.compute import (
     quantity,
     with_units,
 )
-from weatherdata.errors import InputError
+from weatherdata.errors import InputError, InsufficientDataError
 from weatherdata.units import convert_dataarray
 
 from ._sector import as_series, at_beijing_hour, back_to_days, calendar_dates, latitude, xclim
@@ -376,13 +376,16 @@ def keetch_byram_drought_index(
     Mag. 55, 183–197.
     """
     rain, tmax = _aligned(precipitation, maximum_temperature)
-    published = {
-        "keetch_byram_drought_index": published_drought_index,
-        "daily_precipitation": published_daily_precipitation,
-    }
     days = rain["day"]
     start = None
-    if continues_record(days.values[0], **published):
+    # The index is the state; the daily precipitation only replays the spell under way
+    # (published for longer than the index, it does not make the index continue).
+    if continues_record(days.values[0], keetch_byram_drought_index=published_drought_index):
+        if published_daily_precipitation is None:
+            raise InsufficientDataError(
+                "continuing the published keetch_byram_drought_index needs the published "
+                "daily_precipitation (the rain spell under way)"
+            )
         day_before = days.values[0] - np.timedelta64(1, "D")
         grid = rain.isel(day=0, drop=True)
         index = published_at(

@@ -751,6 +751,14 @@ def test_kbdi_continues_the_published_record_with_the_spell_in_progress():
     ).compute()["keetch_byram_drought_index"]
     expected = whole["keetch_byram_drought_index"].sel(day=continued["day"])
     np.testing.assert_allclose(continued, expected, rtol=1e-5, atol=1e-4)
+    # the daily precipitation published for longer than the index does not make a first
+    # index continue: it starts up, as with nothing published
+    started = weatherdata.derive(
+        later,
+        ["keetch_byram_drought_index"],
+        carried={"daily_precipitation": published["daily_precipitation"]},
+    )
+    xr.testing.assert_identical(started, weatherdata.derive(later, ["keetch_byram_drought_index"]))
     # xclim from the published index alone starts the spell's interception full again
     fire = import_xclim("xclim.indices.fire")
     start = published["keetch_byram_drought_index"].isel(day=-1, drop=True)

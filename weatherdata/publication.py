@@ -570,15 +570,18 @@ def _plan_store(root: Path, entry: ProductEntry, new: xr.Dataset, completeness=N
     return "replace", target, merged, time_dim
 
 
+def _requested_ids(catalog: Catalog, products) -> list[str]:
+    """The product ids asked for (default: every published product of the catalog)."""
+    if products is not None:
+        return list(products)
+    return [pid for pid, entry in catalog.products.items() if entry.family != "intermediate"]
+
+
 def _carried_series(catalog: Catalog, products, open_store) -> dict[str, xr.DataArray]:
     """The published series that hold the state of the recursions ``products`` are built
     from (the catalog's ``time.carry``), ``{product_id: DataArray}`` (lazy), for those
     ``open_store(entry)`` finds (it returns the opened store or None)."""
-    ids = (
-        list(products)
-        if products is not None
-        else [pid for pid, entry in catalog.products.items() if entry.family != "intermediate"]
-    )
+    ids = _requested_ids(catalog, products)
     wanted = {
         source
         for pid in catalog.closure([pid for pid in ids if pid in catalog])
@@ -1165,11 +1168,7 @@ def publish_in_windows(
         raise PublishError(f"window {window!r}: must be a positive duration")
     if skip_missing is None:
         skip_missing = products is None
-    ids = (
-        list(products)
-        if products is not None
-        else [pid for pid, entry in catalog.products.items() if entry.family != "intermediate"]
-    )
+    ids = _requested_ids(catalog, products)
     if sources is not None:
         from . import ingest
 

@@ -589,7 +589,7 @@ def _assert_remote_index_consistent(endpoint: str, prefix: str) -> dict:
 def test_transient_s3_faults_are_retried_with_backoff_and_reported(
     fault, proxy, s3_endpoint, reference, caplog
 ):
-    """One request in twelve (HTTP 500/503) or in 35 (stalled past the read timeout)
+    """One request in ten (HTTP 500/503) or in 15 (stalled past the read timeout)
     fails on its first attempt: the publish completes, equal to an uninterrupted one, and
     every retry is counted and reported as a warning."""
     options = _options(proxy.url, read_timeout=1, connect_timeout=1)
@@ -597,9 +597,9 @@ def test_transient_s3_faults_are_retried_with_backoff_and_reported(
     data = _data()
     publish(data.isel(time=slice(0, 48)), root, PRODUCTS, storage_options=options)
     if fault == "errors":
-        proxy.configure("flaky", every=12)
+        proxy.configure("flaky", every=10)
     else:
-        proxy.configure("stall", every=35, stall=3.0)
+        proxy.configure("stall", every=15, stall=3.0)
     with caplog.at_level(logging.WARNING, logger="weatherdata.publication"):
         summary = publish(data.isel(time=slice(48, 96)), root, PRODUCTS, storage_options=options)
     injected, statuses = proxy.injected, set(proxy.statuses)

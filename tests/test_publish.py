@@ -399,3 +399,39 @@ def test_status_reports_latest_complete_time(tmp_path):
     assert row.last_time == "2026-07-26T05:00:00Z"
     assert row.last_complete_time == "2026-07-26T02:00:00Z"
     assert row.time_steps == 30
+
+
+def test_new_versions_are_flushed_once_per_file_system_else_file_by_file(tmp_path, monkeypatch):
+    """Before any store is swapped in, its files and directories are durable: one
+    ``syncfs`` per file system where the C library has it; where it has not, or it fails,
+    every file and directory of each version is fsynced."""
+    from weatherdata import publication
+
+    versions = [tmp_path / "a", tmp_path / "b" / "nested"]
+    for version in versions:
+        (version / "c").mkdir(parents=True)
+        (version / "zarr.json").write_text("{}")
+        (version / "c" / "0").write_bytes(b"chunk")
+    synced = []
+
+    def syncfs(result):
+        return lambda descriptor: synced.append(os.fstat(descriptor).st_dev) or result
+
+    monkeypatch.setattr(publication, "_syncfs", lambda: syncfs(0))
+    publication._flush_to_disk(versions)
+    assert synced == [tmp_path.stat().st_dev]
+
+    fsynced = []
+    real_fsync = os.fsync
+
+    def fsync(descriptor):
+        fsynced.append(os.path.realpath(f"/proc/self/fd/{descriptor}"))
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    every_path = {str(p) for v in versions for p in [v, *v.rglob("*")]}
+    for missing in (lambda: None, lambda: syncfs(-1)):
+        fsynced.clear()
+        monkeypatch.setattr(publication, "_syncfs", missing)
+        publication._flush_to_disk(versions)
+        assert set(fsynced) == every_path

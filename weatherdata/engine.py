@@ -168,19 +168,37 @@ def _input_time_step(observations) -> str | None:
     return f"{minutes / 60:g} hour" if minutes % 60 == 0 else f"{minutes:g} minute"
 
 
-def _float32(result: xr.DataArray) -> xr.DataArray:
-    """``result`` as float32, block by block too: a Dask array whose metadata already say
-    float32 is left alone by ``astype``, and some kernels (xclim's KBDI) return float64
-    blocks under float32 metadata. Published stores hold float32, so without this a
-    product built on one computed from the float64 values, and one built on its store
-    from the float32 ones."""
-    result = result.astype(np.float32)
+def _published_values(result: xr.DataArray, valid_range=None, allowed=None) -> xr.DataArray:
+    """``result`` as published: missing (NaN) outside ``valid_range`` ``(low, high)`` or
+    where not one of the ``allowed`` category values, as float32 — in one pass over each
+    block (:func:`_published_block`) rather than an xarray operation per step, each
+    aligning its operands while the graph is built (~4 ms a product, ~1 s of the
+    catalog's). Block by block, because a Dask array whose metadata already say float32
+    is left alone by ``astype``, and some kernels (xclim's KBDI) return float64 blocks
+    under float32 metadata: published stores hold float32, so without this a product
+    built on one computed from the float64 values, and one built on its store from the
+    float32 ones."""
+    arguments = {"valid_range": valid_range, "allowed": allowed}
     if isinstance(result.data, dask.array.Array):
-        result = result.copy(data=result.data.map_blocks(_block_as_float32, dtype=np.float32))
-    return result
+        data = result.data.map_blocks(
+            _published_block, **arguments, dtype=np.float32, meta=np.array((), np.float32)
+        )
+    else:
+        data = _published_block(np.asarray(result.data), **arguments)
+    return result.copy(data=data)
 
 
-def _block_as_float32(block):
+def _published_block(block: np.ndarray, valid_range=None, allowed=None) -> np.ndarray:
+    """One block of :func:`_published_values`: the tests on the values as computed, then
+    the cast (as ``where`` then ``astype`` did)."""
+    keep = None
+    if valid_range is not None:
+        low, high = valid_range
+        keep = (block >= low) & (block <= high)
+    if allowed is not None:
+        keep = np.isin(block, allowed)
+    if keep is not None:
+        block = np.where(keep, block, np.nan)
     return block.astype(np.float32, copy=False)
 
 
@@ -204,13 +222,9 @@ def _finish(entry: ProductEntry, result, catalog: Catalog) -> xr.DataArray | xr.
         )
     if entry.categories is None:
         result = convert_dataarray(result, entry.units, where=f"product {entry.id}")
-        if entry.valid_range is not None:
-            low, high = entry.valid_range
-            result = result.where((result >= low) & (result <= high))
+        result = _published_values(result, valid_range=entry.valid_range)
     else:
-        allowed = [c.value for c in entry.categories]
-        result = result.where(result.isin(allowed))
-    result = _float32(result)
+        result = _published_values(result, allowed=[c.value for c in entry.categories])
     result = result.drop_vars(
         [name for name in result.coords if not _keep_coordinate(result, name)]
     )

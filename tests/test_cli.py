@@ -88,3 +88,27 @@ def test_publish_on_a_local_dask_cluster_equals_the_threaded_run(demo_directory,
             for name in ("threads", "cluster")
         )
         xr.testing.assert_identical(threaded[product].load(), clustered[product].load())
+
+
+def test_the_summary_tells_stores_kept_as_published_from_products_the_inputs_do_not_allow():
+    from rich.console import Console
+
+    from weatherdata.cli import _print_skipped
+    from weatherdata.publication import KEPT_AS_PUBLISHED
+
+    kept = f"{KEPT_AS_PUBLISHED}: these inputs do not reach the look-back of the times they would rewrite"
+    skipped = {
+        "daily_precipitation": kept,
+        "excess_heat_factor": kept,
+        "visibility": "input 'visibility' is missing",
+    }
+    console = Console(record=True, width=300)
+    _print_skipped(console, skipped)
+    lines = console.export_text().splitlines()
+    assert lines == [
+        "kept 2 stores as they were published:",
+        "  these inputs do not reach the look-back of the times they would rewrite: "
+        "daily_precipitation, excess_heat_factor",
+        "skipped 1 products the inputs do not allow:",
+        "  input 'visibility' is missing: visibility",
+    ]

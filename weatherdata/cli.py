@@ -221,6 +221,33 @@ def _dask_cluster(workers: int | None, scheduler: str | None):
             yield client
 
 
+def _print_skipped(console, skipped: dict[str, str]) -> None:
+    """The products a publish did not write, under two headings: stores kept as they were
+    published (more complete than what these inputs derive) and products the inputs do not
+    allow; one line per reason."""
+    from .publication import KEPT_AS_PUBLISHED
+
+    kept = {p: r for p, r in skipped.items() if r.startswith(KEPT_AS_PUBLISHED)}
+    for heading, reasons in (
+        (f"kept {len(kept)} stores as they were published:", kept),
+        (
+            f"skipped {len(skipped) - len(kept)} products the inputs do not allow:",
+            {p: r for p, r in skipped.items() if p not in kept},
+        ),
+    ):
+        if not reasons:
+            continue
+        by_reason: dict[str, list[str]] = {}
+        for product_id, reason in sorted(reasons.items()):
+            by_reason.setdefault(reason.removeprefix(f"{KEPT_AS_PUBLISHED}: "), []).append(
+                product_id
+            )
+        console.print(heading)
+        for reason, ids in sorted(by_reason.items(), key=lambda item: -len(item[1])):
+            shown = ", ".join(ids[:6]) + (f" and {len(ids) - 6} more" if len(ids) > 6 else "")
+            console.print(f"  {reason}: {shown}", highlight=False, soft_wrap=True)
+
+
 @app.command()
 def publish(
     inputs: Annotated[
@@ -357,14 +384,7 @@ def publish(
             store.action,
         )
     console.print(table)
-    if summary.skipped:
-        by_reason: dict[str, list[str]] = {}
-        for product_id, reason in sorted(summary.skipped.items()):
-            by_reason.setdefault(reason, []).append(product_id)
-        console.print(f"skipped {len(summary.skipped)} products the inputs do not allow:")
-        for reason, ids in sorted(by_reason.items(), key=lambda item: -len(item[1])):
-            shown = ", ".join(ids[:6]) + (f" and {len(ids) - 6} more" if len(ids) > 6 else "")
-            console.print(f"  {reason}: {shown}", highlight=False, soft_wrap=True)
+    _print_skipped(console, summary.skipped)
     console.print(
         f"{len(summary.stores)} stores, {summary.total_bytes / 1e6:.1f} MB in {time.monotonic() - started:.1f} s. "
         f"STAC catalog: {Path(root) / 'catalog.json'}\n"

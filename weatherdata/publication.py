@@ -718,6 +718,11 @@ def _completeness(
     return out
 
 
+#: How a reason in ``PublishSummary.skipped`` starts when the store was left as it is
+#: because it is more complete than what the inputs derive (not for want of inputs).
+KEPT_AS_PUBLISHED = "kept as published"
+
+
 def _without_incomplete(new: xr.Dataset, time_dim: str, old_times, completeness):
     """``new`` without the times a store holds (``old_times``) that ``new`` derived without
     their whole look-back (:class:`_Completeness`): those stay as published. Returns
@@ -736,8 +741,8 @@ def _without_incomplete(new: xr.Dataset, time_dim: str, old_times, completeness)
     stale = new_times[(new_times < completeness.complete_from) & np.isin(new_times, old_times)]
     if stale.size == new_times.size:
         return None, (
-            f"kept as published: the inputs do not reach the look-back of its times before "
-            f"{_iso(completeness.complete_from)}"
+            f"{KEPT_AS_PUBLISHED}: these inputs do not reach the look-back of the times they "
+            "would rewrite"
         )
     return (new.drop_sel({time_dim: stale}) if stale.size else new), None
 

@@ -227,9 +227,23 @@ def test_products_are_float32_block_by_block_even_under_float32_metadata():
         lambda block: block.astype(np.float64), dtype=np.float32
     )
     assert lying.compute().dtype == np.float64  # what astype(float32) would have left alone
-    fixed = engine._float32(xr.DataArray(lying, dims=("y", "x")))
+    fixed = engine._published_values(xr.DataArray(lying, dims=("y", "x")))
     assert fixed.dtype == np.float32
     assert fixed.compute().dtype == np.float32
+
+
+@pytest.mark.parametrize("lazy", [False, True], ids=["numpy", "dask"])
+def test_published_values_are_missing_outside_the_valid_range_and_the_categories(lazy):
+    values = xr.DataArray(np.array([[-1.0, 0.0, 5.0], [10.0, 10.5, np.nan]]), dims=("y", "x"))
+    levels = xr.DataArray(np.array([0, 1, 2, 3, -1], dtype=np.int8), dims="x")
+    if lazy:
+        values, levels = values.chunk(x=2), levels.chunk(x=2)
+    ranged = engine._published_values(values, valid_range=(0, 10)).compute()
+    assert ranged.dtype == np.float32
+    np.testing.assert_array_equal(ranged, [[np.nan, 0, 5], [10, np.nan, np.nan]])
+    coded = engine._published_values(levels, allowed=[0, 1, 2]).compute()
+    assert coded.dtype == np.float32
+    np.testing.assert_array_equal(coded, [0, 1, 2, np.nan, np.nan])
 
 
 def test_published_values_that_must_be_read_back_and_do_not_cover_are_an_error(tmp_path):

@@ -435,3 +435,30 @@ def test_new_versions_are_flushed_once_per_file_system_else_file_by_file(tmp_pat
         monkeypatch.setattr(publication, "_syncfs", missing)
         publication._flush_to_disk(versions)
         assert set(fsynced) == every_path
+
+
+def test_a_publish_from_since_computes_from_each_products_lookback_not_the_record():
+    """Inputs read as one chunk of many days are cut where each product's inputs start
+    for ``since`` (a step and a day earlier too): the hour's temperature needs only the
+    chunk from ``since``, the 24 h total the chunks from 24 h before. Values never
+    depend on chunks (the hourly-run tests compare such runs with one publish)."""
+    import pandas as pd
+
+    from weatherdata.catalog import shipped_catalog
+    from weatherdata.publication import _split_where_lookbacks_start
+
+    rng = np.random.default_rng(3)
+    data = grid_dataset(
+        {
+            "air_temperature_2m": 290 + rng.random((72, 3, 4)),
+            "precipitation_amount": rng.random((72, 3, 4)),
+        },
+        times=72,
+    ).chunk(time=-1)
+    since = pd.Timestamp(data.time.values[60])
+    products = ["temperature_2m", "precipitation_accumulation_24h"]
+    split = _split_where_lookbacks_start(data, shipped_catalog(), products, None, since)
+    for name in ("air_temperature_2m", "precipitation_amount"):
+        edges = set(np.cumsum(split[name].chunksizes["time"]).tolist())
+        assert {12, 35, 36, 59, 60, 72} <= edges, edges
+        xr.testing.assert_identical(split[name].compute(), data[name].compute())

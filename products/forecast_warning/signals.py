@@ -35,8 +35,6 @@ No. 16), annex: signal criteria. Guangdong Provincial People's Government:
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import xarray as xr
 
@@ -104,34 +102,72 @@ def _threshold(value, data: xr.DataArray):
     return data.dtype.type(number) if np.issubdtype(data.dtype, np.floating) else number
 
 
-def _condition(known: xr.DataArray, holds: xr.DataArray) -> xr.DataArray:
-    return xr.where(known, holds.astype(np.float32), np.float32(np.nan))
+# Each clause and combination below is one ``apply_ufunc`` over numpy blocks rather than a
+# chain of xarray operations (comparisons, ORs, nested ``where``), each of which aligned
+# its operands while the graph was built: the signals were a third of the catalog's graph
+# building (2.8 s of 7.7 s on the demo). Operands are aligned once, as an arithmetic
+# operation aligns them (inner join); the values are the same.
+
+
+def _kleene(block_function, *conditions: xr.DataArray, **keywords) -> xr.DataArray:
+    return xr.apply_ufunc(
+        block_function,
+        *conditions,
+        kwargs=keywords,
+        dask="parallelized",
+        output_dtypes=[np.float32],
+        join="inner",
+    )
+
+
+def _unknown(block: np.ndarray) -> np.ndarray:
+    return block != block  # NaN (never true for integers)
+
+
+def _compared_block(block: np.ndarray, threshold, comparison) -> np.ndarray:
+    """1 where ``comparison(block, threshold)`` holds, 0 where not, NaN where unknown."""
+    holds = comparison(block, threshold).astype(np.float32)
+    return np.where(_unknown(block), np.float32(np.nan), holds)
 
 
 def _at_least(data: xr.DataArray, value) -> xr.DataArray:
-    return _condition(data.notnull(), data >= _threshold(value, data))
+    return _kleene(
+        _compared_block, data, threshold=_threshold(value, data), comparison=np.greater_equal
+    )
 
 
 def _at_most(data: xr.DataArray, value) -> xr.DataArray:
-    return _condition(data.notnull(), data <= _threshold(value, data))
+    return _kleene(
+        _compared_block, data, threshold=_threshold(value, data), comparison=np.less_equal
+    )
 
 
 def _below(data: xr.DataArray, value) -> xr.DataArray:
-    return _condition(data.notnull(), data < _threshold(value, data))
+    return _kleene(_compared_block, data, threshold=_threshold(value, data), comparison=np.less)
+
+
+def _any_block(*blocks: np.ndarray) -> np.ndarray:
+    blocks = np.broadcast_arrays(*blocks)
+    true = np.logical_or.reduce([block == 1 for block in blocks])
+    unknown = np.logical_or.reduce([_unknown(block) for block in blocks])
+    return np.where(true, np.float32(1), np.where(unknown, np.float32(np.nan), np.float32(0)))
+
+
+def _all_block(*blocks: np.ndarray) -> np.ndarray:
+    blocks = np.broadcast_arrays(*blocks)
+    false = np.logical_or.reduce([block == 0 for block in blocks])
+    unknown = np.logical_or.reduce([_unknown(block) for block in blocks])
+    return np.where(false, np.float32(0), np.where(unknown, np.float32(np.nan), np.float32(1)))
 
 
 def _any(*conditions: xr.DataArray) -> xr.DataArray:
     """Kleene OR: true if any is true, false if all are false, else unknown."""
-    true = functools.reduce(lambda a, b: a | b, [c == 1 for c in conditions])
-    unknown = functools.reduce(lambda a, b: a | b, [c.isnull() for c in conditions])
-    return xr.where(true, np.float32(1), xr.where(unknown, np.float32(np.nan), np.float32(0)))
+    return _kleene(_any_block, *conditions)
 
 
 def _all(*conditions: xr.DataArray) -> xr.DataArray:
     """Kleene AND: false if any is false, true if all are true, else unknown."""
-    false = functools.reduce(lambda a, b: a | b, [c == 0 for c in conditions])
-    unknown = functools.reduce(lambda a, b: a | b, [c.isnull() for c in conditions])
-    return xr.where(false, np.float32(0), xr.where(unknown, np.float32(np.nan), np.float32(1)))
+    return _kleene(_all_block, *conditions)
 
 
 def highest_level(criteria: dict[int, xr.DataArray], like: xr.DataArray) -> xr.DataArray:

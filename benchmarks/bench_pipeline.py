@@ -34,12 +34,15 @@ Measures, in one run on the same demo inputs (default demo: 0.2°, 5 days):
 6. Inputs larger than the memory (``--memory-limit MB``): publish of ``--limit-days``
    (32) days, whose decoded inputs exceed MB, in a cgroup limited to MB (root only):
    the kernel kills the process if it needs more.
+7. An hourly run (``--hourly``): one new hour published onto the stores of the hours
+   before (``since`` = that hour), against a publish of everything, in the same run.
 
 Usage::
 
     python benchmarks/bench_pipeline.py [--resolution 0.2] [--sample 40] [--scaling] [--memory]
     python benchmarks/bench_pipeline.py --skip-comparison --memory      # only part 5
     python benchmarks/bench_pipeline.py --skip-comparison --memory-limit 1500   # part 6
+    python benchmarks/bench_pipeline.py --skip-comparison --input-bound --hourly  # 3b and 7
 
 Ratios, not absolute times, are the result: the machine is shared and noisy.
 """
@@ -507,6 +510,41 @@ def input_bound(observations, forecast, work: Path, repeats: int = 5) -> None:
     )
 
 
+def hourly(resolution: float, days: int, repeats: int = 3) -> None:
+    """Part 7 (``--hourly``): what an hourly service pays for one new hour. Every product
+    is published from inputs up to the hour before the last, then the last hour with
+    ``since`` = that hour (each repeat on a copy of that root: 243 appends), against the
+    publish of every product from all the inputs in the same run."""
+    import pandas as pd
+
+    work = Path(tempfile.mkdtemp(prefix="weatherdata-bench-"))
+    try:
+        write_demo(work / "input", resolution=resolution, days=days)
+        observations, forecast = weatherdata.open_inputs(work / "input")
+        last = pd.Timestamp(observations["time"].values[-1])
+        publish(observations, work / "warm", forecast=forecast)  # imports, compilation
+        full_s, _ = timed(publish, observations, work / "full", forecast=forecast)
+        before = work / "before"
+        publish(observations, before, forecast=forecast, until=last - pd.Timedelta(hours=1))
+        runs = []
+        for attempt in range(repeats):
+            root = work / f"hour-{attempt}"
+            shutil.copytree(before, root, symlinks=True)
+            seconds, summary = timed(publish, observations, root, forecast=forecast, since=last)
+            runs.append(seconds)
+        hour_s = float(np.median(runs))
+        actions = {}
+        for store in summary.stores:
+            actions[store.action] = actions.get(store.action, 0) + 1
+        print(
+            f"hourly run at {resolution} deg, {days} days of inputs: one new hour {hour_s:.1f} s "
+            f"(median of {repeats}; {actions}, {len(summary.skipped)} kept or skipped) against "
+            f"all of it {full_s:.1f} s -> {hour_s / full_s:.2f} of a full publish"
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--resolution", type=float, default=0.2)
@@ -564,9 +602,26 @@ def main():
         help="also publish --limit-days of input in a cgroup limited to MB (needs root)",
     )
     parser.add_argument("--limit-days", type=int, default=32, help="days for --memory-limit")
+    parser.add_argument(
+        "--input-bound",
+        action="store_true",
+        help="also run part 3b alone (input-bound products against raw I/O) at --resolution",
+    )
+    parser.add_argument(
+        "--hourly", action="store_true", help="also time one new hour against a full publish"
+    )
     args = parser.parse_args()
     if not args.skip_comparison:
         compare(args)
+    if args.input_bound:
+        work = Path(tempfile.mkdtemp(prefix="weatherdata-bench-"))
+        try:
+            write_demo(work / "input", resolution=args.resolution, days=args.days)
+            input_bound(*weatherdata.open_inputs(work / "input"), work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    if args.hourly:
+        hourly(args.resolution, args.days)
     chosen = sample(args.sample)
     if args.scaling:
         run(args.scaling_resolutions[0], chosen, compare=False, days=args.days)  # warm-up

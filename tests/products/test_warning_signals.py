@@ -856,3 +856,27 @@ def test_all_signals_compute_on_the_demo(published_demo):
         "signal": 17,
         "city": 21,
     }
+
+
+@pytest.mark.parametrize("lazy", [False, True], ids=["numpy", "dask"])
+def test_kleene_truth_tables_and_clauses(lazy):
+    """OR and AND of three-valued conditions (1, 0, NaN unknown) over every pair, with
+    the second operand broadcast along a dimension the first lacks; a clause is unknown
+    where its value is missing."""
+    from weatherdata.products.forecast_warning.signals import _all, _any, _at_least, _below
+
+    nan = np.nan
+    left = xr.DataArray(np.array([1, 1, 1, 0, 0, 0, nan, nan, nan], np.float32), dims="x")
+    right = xr.DataArray(np.array([[1, 0, nan] * 3], np.float32), dims=("y", "x"))
+    if lazy:
+        left, right = left.chunk(x=4), right.chunk(x=5)
+    either, both = _any(left, right).compute(), _all(left, right).compute()
+    assert either.dims == both.dims == ("x", "y") and either.dtype == np.float32
+    np.testing.assert_array_equal(either[:, 0], [1, 1, 1, 1, 0, nan, 1, nan, nan])
+    np.testing.assert_array_equal(both[:, 0], [1, 0, nan, 0, 0, 0, nan, 0, nan])
+    wind = xr.DataArray(np.array([10.7, 10.8, nan, 20.0], np.float32), dims="x")
+    wind.attrs["units"] = "m s-1"
+    if lazy:
+        wind = wind.chunk(x=2)
+    np.testing.assert_array_equal(_at_least(wind, "10.8 m s-1").compute(), [0, 1, nan, 1])
+    np.testing.assert_array_equal(_below(wind, "10.8 m s-1").compute(), [1, 0, nan, 0])

@@ -73,6 +73,10 @@ def test_wheel_contents(wheel):
     assert not any(n.startswith("products/") for n in names), (
         "recipes must not install as a top-level package"
     )
+    (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+    text = zipfile.ZipFile(wheel).read(metadata).decode()
+    assert "License-Expression: BSD-3-Clause" in text.splitlines()
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
 
 
 def test_wheel_runs_in_a_clean_environment(wheel, tmp_path):

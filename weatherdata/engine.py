@@ -196,7 +196,8 @@ def _published_block(block: np.ndarray, valid_range=None, allowed=None) -> np.nd
         low, high = valid_range
         keep = (block >= low) & (block <= high)
     if allowed is not None:
-        keep = np.isin(block, allowed)
+        known = np.isin(block, allowed)
+        keep = known if keep is None else keep & known
     if keep is not None:
         block = np.where(keep, block, np.nan)
     return block.astype(np.float32, copy=False)

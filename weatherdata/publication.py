@@ -1131,7 +1131,7 @@ def publish(
                     zarr.consolidate_metadata(str(target), zarr_format=3)
             else:
                 _write_documents(documents, target)
-                _remember_description(target, entry, documents)
+                _described_version(target, entry, zarr.storage.MemoryStore(documents))
             (target / ".complete").write_text(__version__)
         _flush_to_disk([target for *_, target, _, _ in plans])
         if before_swap:
@@ -1749,8 +1749,10 @@ def build_stac(stores: dict[str, tuple[ProductEntry, str, dict]]) -> dict[str, d
 _VERSION_DESCRIPTIONS: dict[tuple[str, int, int], dict] = {}
 
 
-def _described_version(store: Path, entry: ProductEntry) -> dict:
-    """:func:`_describe_store` of a local store, once per version."""
+def _described_version(store: Path, entry: ProductEntry, source=None) -> dict:
+    """:func:`_describe_store` of a local store, once per version. ``source``: where to
+    read it instead (a version just written, from its documents in memory,
+    :func:`_lay_out_store`: the same bytes, not read back)."""
     version = os.path.realpath(store)
     try:
         metadata = os.stat(os.path.join(version, "zarr.json"))
@@ -1760,16 +1762,8 @@ def _described_version(store: Path, entry: ProductEntry) -> dict:
     if key not in _VERSION_DESCRIPTIONS:
         if len(_VERSION_DESCRIPTIONS) > 4096:
             _VERSION_DESCRIPTIONS.clear()
-        _VERSION_DESCRIPTIONS[key] = _describe_store(store, entry)
+        _VERSION_DESCRIPTIONS[key] = _describe_store(store if source is None else source, entry)
     return copy.deepcopy(_VERSION_DESCRIPTIONS[key])
-
-
-def _remember_description(version: Path, entry: ProductEntry, documents: dict) -> None:
-    """Describe a version just written from its documents in memory (the same reading of
-    the same bytes, without reading them back), for :func:`_described_version`."""
-    metadata = os.stat(os.path.join(version, "zarr.json"))
-    key = (os.path.realpath(version), metadata.st_ino, metadata.st_mtime_ns)
-    _VERSION_DESCRIPTIONS[key] = _describe_store(zarr.storage.MemoryStore(documents), entry)
 
 
 def write_stac(root: Path, catalog: Catalog) -> None:

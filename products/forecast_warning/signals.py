@@ -146,28 +146,24 @@ def _below(data: xr.DataArray, value) -> xr.DataArray:
     return _kleene(_compared_block, data, threshold=_threshold(value, data), comparison=np.less)
 
 
-def _any_block(*blocks: np.ndarray) -> np.ndarray:
+def _kleene_block(*blocks: np.ndarray, decisive: float) -> np.ndarray:
+    """Kleene OR (``decisive`` 1) or AND (``decisive`` 0) of blocks: ``decisive`` if any
+    block is, else unknown if any is, else the other value."""
     blocks = np.broadcast_arrays(*blocks)
-    true = np.logical_or.reduce([block == 1 for block in blocks])
+    decided = np.logical_or.reduce([block == decisive for block in blocks])
     unknown = np.logical_or.reduce([_unknown(block) for block in blocks])
-    return np.where(true, np.float32(1), np.where(unknown, np.float32(np.nan), np.float32(0)))
-
-
-def _all_block(*blocks: np.ndarray) -> np.ndarray:
-    blocks = np.broadcast_arrays(*blocks)
-    false = np.logical_or.reduce([block == 0 for block in blocks])
-    unknown = np.logical_or.reduce([_unknown(block) for block in blocks])
-    return np.where(false, np.float32(0), np.where(unknown, np.float32(np.nan), np.float32(1)))
+    other = np.float32(1 - decisive)
+    return np.where(decided, np.float32(decisive), np.where(unknown, np.float32(np.nan), other))
 
 
 def _any(*conditions: xr.DataArray) -> xr.DataArray:
     """Kleene OR: true if any is true, false if all are false, else unknown."""
-    return _kleene(_any_block, *conditions)
+    return _kleene(_kleene_block, *conditions, decisive=1)
 
 
 def _all(*conditions: xr.DataArray) -> xr.DataArray:
     """Kleene AND: false if any is false, true if all are true, else unknown."""
-    return _kleene(_all_block, *conditions)
+    return _kleene(_kleene_block, *conditions, decisive=0)
 
 
 def highest_level(criteria: dict[int, xr.DataArray], like: xr.DataArray) -> xr.DataArray:

@@ -381,56 +381,50 @@ def very_wet_day_precipitation(precipitation, percentile, wet_day_threshold, per
     wet-day precipitation of the same day of year (``climatological_95th_percentile_daily_
     precipitation``):
 
-    .. math:: R95p = \\frac{\\sum P_{w}[P_w > P_{95}]}{\\sum P_w} \\times \\sum P_w
+    .. math:: R95p = \\sum_{t \\in \\text{period}} P_t \\, [P_t > \\max(P_{95}(d_t), P_{wet})]
 
-    i.e. xclim ``fraction_over_precip_thresh`` times the wet-day total over the same days.
+    The sum xclim's ``fraction_over_precip_thresh`` divides by the wet-day total (the same
+    comparison and day-of-year percentile, xclim ``resample_doy``): summed directly, a
+    period without a wet day is 0, not 0/0.
 
     References
     ----------
     Zhang, X. et al., 2011 (ETCCDI R95p); xclim (Bourgault et al. 2023).
     """
-    series = as_series(precipitation, "mm", "mm/d")
     per = convert_dataarray(percentile, "mm")
     if "dayofyear" not in per.dims:
         raise InputError("the percentile climatology needs a `dayofyear` dimension")
     if "dayofyear" not in per.coords:
         per = per.assign_coords(dayofyear=np.arange(1, per.sizes["dayofyear"] + 1))
-    per = per.copy()
-    per.attrs = {"units": "mm/d"}
     threshold = float(wet_day_threshold.m_as("mm"))
-    fraction = period_index(
-        xclim().fraction_over_precip_thresh,
-        period,
-        {"pr": (precipitation, "mm", "mm/d")},
-        pr_per=per,
-        thresh=f"{threshold} mm/d",
-        op=">",
-    )
-    wet_total = series.where(series > threshold, 0.0).resample(time=period).sum()
-    wet_total = wet_total.transpose("time", ...).rename(time="period")
-    incomplete = series.isnull().resample(time=period).any().rename(time="period")
-    # No wet day: nothing above the percentile (the fraction itself is 0/0).
-    amount = xr.where(wet_total > 0, fraction * wet_total, 0.0).where(~incomplete)
+
+    def amount_over(pr, freq):
+        limit = xclim("xclim.core.calendar").resample_doy(per.where(per > threshold, threshold), pr)
+        return pr.where(pr > limit, 0.0).resample(time=freq).sum()
+
+    amount = period_index(amount_over, period, {"pr": (precipitation, "mm", "mm/d")})
     return with_units(amount, "mm")
 
 
 def simple_daily_intensity_index(precipitation, wet_day_threshold, period):
     """Simple daily intensity index SDII (ETCCDI): mean precipitation of the wet days,
-    :math:`\\sum P_w / W` with wet days :math:`P \\ge` ``wet_day_threshold`` (1 mm)
-    (xclim ``daily_pr_intensity``).
+    :math:`\\sum P_w / W` with wet days :math:`P \\ge` ``wet_day_threshold`` (1 mm), as
+    xclim ``daily_pr_intensity``: xclim's wet-day total (``prcptot``) over its wet-day count
+    (``wetdays``). A period without a wet day has no intensity (missing, not 0/0).
 
     References
     ----------
     Zhang, X. et al., 2011 (ETCCDI SDII).
     """
+
+    def intensity(pr, freq):
+        thresh = f"{wet_day_threshold.m_as('mm')} mm/d"
+        total = xclim().prcptot(pr, thresh=thresh, freq=freq)
+        days = xclim().wetdays(pr, thresh=thresh, freq=freq, op=">=")
+        return (total / days.where(days > 0)).assign_attrs(units=f"{total.units}/d")
+
     try:
-        out = period_index(
-            xclim().daily_pr_intensity,
-            period,
-            {"pr": (precipitation, "mm", "mm/d")},
-            thresh=f"{wet_day_threshold.m_as('mm')} mm/d",
-            op=">=",
-        )
+        out = period_index(intensity, period, {"pr": (precipitation, "mm", "mm/d")})
     except ValueError as exc:
         raise _period_failure("simple_daily_intensity_index") from exc
     return converted(out, "mm/d")

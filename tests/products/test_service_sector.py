@@ -1344,6 +1344,16 @@ def test_precipitation_extremes_hand_values(xi):
     assert derive_one("rainstorm_days", ds).values[0, 0, 0] == 2
 
 
+@pytest.mark.product("simple_daily_intensity_index")
+def test_sdii_of_a_period_without_wet_days_is_missing_without_dividing_by_zero():
+    totals = np.array([0.0, 0.5, 0.9, 0.0, 0.2])  # no day reaches 1 mm
+    ds, *_ = climate_dataset(rain=totals[:, None, None] * np.ones((5, 1, 2)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # xclim's s / wd warned on 0/0
+        out = derive_one("simple_daily_intensity_index", ds)
+    assert np.isnan(out.values).all()
+
+
 @pytest.mark.product("very_wet_day_precipitation")
 def test_r95p_sums_the_days_above_the_percentile_of_their_day_of_year(xi):
     totals = np.array([30.0, 12.0, 25.0, 0.5, 60.0])[:, None, None] * np.ones((5, 1, 2))
@@ -1357,7 +1367,9 @@ def test_r95p_sums_the_days_above_the_percentile_of_their_day_of_year(xi):
     dry, *_ = climate_dataset(
         rain=np.zeros((5, 1, 2)), extra={"climatological_95th_percentile_daily_precipitation": 25.0}
     )
-    assert (derive_one("very_wet_day_precipitation", dry).values == 0).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no 0/0 (it reached `make demo`)
+        assert (derive_one("very_wet_day_precipitation", dry).values == 0).all()
     per = xr.DataArray(
         percentile,
         dims="dayofyear",

@@ -200,6 +200,33 @@ def test_highest_crossing_matches_a_per_column_loop():
     assert set(np.unique(status)) == {kernels.CROSSING, kernels.TOP_ABOVE, kernels.NO_DATA}
 
 
+@pytest.mark.parametrize(
+    "kernel, scalars",
+    [
+        (kernels.interpolate_to, [7000.0]),
+        (kernels.highest_crossing, [25.0]),
+        (kernels.vertically_integrated_liquid, [56.0]),
+        (kernels.severe_hail_index, [4000.0, 8000.0, 40.0, 50.0]),
+        (kernels.maximum_above, [6000.0]),
+        (kernels.height_of_maximum, []),
+        (kernels.lowest_valid_above, [1200.0]),
+    ],
+)
+def test_float32_profiles_give_exactly_the_float64_results(kernel, scalars):
+    """The kernels that keep float32 profiles (no conversion copy) promote each value to
+    float64 where it is used: the results equal those of the same values as float64."""
+    coordinate, values = _random_columns(5)
+    values = values.astype(np.float32)
+    # a strided view, as apply_ufunc hands blocks over (the vertical moved last)
+    strided = np.moveaxis(np.ascontiguousarray(np.moveaxis(values, -1, 0)), 0, -1)
+    for height in (coordinate, coordinate.astype(np.float32)):
+        single = kernel(height, strided, *scalars)
+        double = kernel(height.astype(np.float64), values.astype(np.float64), *scalars)
+        for a, b in zip(np.atleast_1d(single), np.atleast_1d(double), strict=True):
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b)
+
+
 # -- composites ---------------------------------------------------------------------------
 
 

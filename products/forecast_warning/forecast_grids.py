@@ -228,6 +228,38 @@ def accumulation_since_initialisation(precipitation):
     return with_units(amounts.cumsum("lead_time", skipna=False), precipitation.attrs["units"])
 
 
+def _previous_run_by_run(field: xr.DataArray) -> xr.DataArray:
+    """The previous run's value at each run's valid times, one run at a time (any run
+    interval, any lead spacing): run k-1 reindexed at leads :math:`L + (init_k - init_{k-1})`."""
+    inits = pd.DatetimeIndex(field["init_time"].values)
+    leads = pd.TimedeltaIndex(field["lead_time"].values)
+    pieces = [xr.full_like(field.isel(init_time=0, drop=True), np.nan)]
+    for k in range(1, len(inits)):
+        delta = inits[k] - inits[k - 1]
+        previous = field.isel(init_time=k - 1, drop=True).reindex(lead_time=leads + delta)
+        pieces.append(previous.assign_coords(lead_time=leads))
+    out = xr.concat(pieces, dim="init_time", coords="minimal", compat="override", join="override")
+    return out.assign_coords(init_time=field["init_time"])
+
+
+def _previous_run(field: xr.DataArray) -> xr.DataArray:
+    """:func:`_previous_run_by_run`; where the runs come at one interval that is a whole
+    number n of a regular lead spacing (the usual case), the same values as one shift of
+    the runs by one and of the leads by n: one lazy operation rather than a reindex per
+    run (9 runs on the demo: 0.3 s of building its graph)."""
+    inits = pd.DatetimeIndex(field["init_time"].values)
+    leads = pd.TimedeltaIndex(field["lead_time"].values)
+    if len(inits) > 1 and len(leads) > 1:
+        intervals, spacing = np.unique(np.diff(inits)), np.unique(np.diff(leads))
+        if len(intervals) == 1 and len(spacing) == 1 and spacing[0] > np.timedelta64(0):
+            steps, remainder = divmod(intervals[0], spacing[0])
+            if remainder == np.timedelta64(0) and steps >= len(leads):
+                return xr.full_like(field, np.nan)  # no run reaches the next one
+            if remainder == np.timedelta64(0):
+                return field.shift(init_time=1).shift(lead_time=-int(steps))
+    return _previous_run_by_run(field)
+
+
 def change_from_previous_run(field):
     """Run-to-run change of a forecast at the same valid time ("dprog/dt").
 
@@ -237,17 +269,8 @@ def change_from_previous_run(field):
     Large values flag an unstable forecast.
     """
     field = field.transpose(*_RUN_DIMS, ...).sortby("init_time")
-    inits = pd.DatetimeIndex(field["init_time"].values)
-    leads = pd.TimedeltaIndex(field["lead_time"].values)
-    pieces = [xr.full_like(field.isel(init_time=0), np.nan)]
-    for k in range(1, len(inits)):
-        delta = inits[k] - inits[k - 1]
-        previous = field.isel(init_time=k - 1, drop=True).reindex(lead_time=leads + delta)
-        previous = previous.assign_coords(lead_time=leads)
-        current = field.isel(init_time=k)
-        pieces.append(current - previous.drop_vars(["valid_time"], errors="ignore"))
-    out = xr.concat(pieces, dim="init_time", coords="minimal", compat="override", join="override")
-    out = out.assign_coords(init_time=field["init_time"])
+    previous = _previous_run(field).drop_vars(["valid_time"], errors="ignore")
+    out = field.drop_vars(["valid_time"], errors="ignore") - previous
     if "valid_time" in field.coords:
         out = out.assign_coords(valid_time=field["valid_time"])
     units = field.attrs["units"]

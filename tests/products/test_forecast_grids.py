@@ -969,6 +969,35 @@ def test_run_to_run_change_at_the_same_valid_time():
     np.testing.assert_allclose(out.values[2, :13], 8.8, atol=1e-4)
 
 
+@pytest.mark.parametrize(
+    "every, lead_step, leads",
+    [("6h", "1h", 25), ("12h", "3h", 9), ("12h", "1h", 5), ("3h", "1h", 4)],
+)
+def test_previous_run_by_one_shift_equals_run_by_run(every, lead_step, leads):
+    """Runs at one interval, a whole number of lead steps: one shift gives what the
+    reindex of each run gives (including runs whose previous run ends before them)."""
+    from weatherdata.products.forecast_warning.forecast_grids import (
+        _previous_run,
+        _previous_run_by_run,
+    )
+
+    rng = np.random.default_rng(0)
+    field = xr.DataArray(
+        dask_array.from_array(rng.normal(size=(5, leads, 2, 3)).astype(np.float32), chunks=2),
+        dims=("init_time", "lead_time", "latitude", "longitude"),
+        coords={
+            "init_time": pd.date_range("2026-07-25", periods=5, freq=every),
+            "lead_time": pd.timedelta_range(0, periods=leads, freq=lead_step),
+        },
+    )
+    shifted, by_run = _previous_run(field), _previous_run_by_run(field)
+    assert shifted.dtype == by_run.dtype == np.float32
+    np.testing.assert_array_equal(shifted.values, by_run.values)
+    assert np.isfinite(by_run.values[1:]).any() or leads * pd.Timedelta(lead_step) <= pd.Timedelta(
+        every
+    )
+
+
 # -- end to end on the demo -----------------------------------------------------------------
 
 #: Plausible ranges on the summer demo (in the catalog units).

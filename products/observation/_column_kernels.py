@@ -4,9 +4,9 @@ Every kernel works on the LAST axis of its array arguments (the vertical) and
 broadcasts over all leading axes, as a generalized ufunc would, so a whole
 (time, y, x) grid of columns is one call. Missing values (NaN) inside a column are
 skipped, as MetPy does for soundings (``_remove_nans``); a column with no valid
-level gives NaN. Inputs are float arrays (computed in float64) in fixed units (heights
-in m, pressure in hPa, reflectivity in dBZ): the recipes in ``radar``, ``hail`` and ``upper_air``
-convert at the boundary and run these through :func:`apply_columns`
+level gives NaN. Inputs are float arrays (computed in float64) in fixed units
+(heights in m, pressure in hPa, reflectivity in dBZ): the recipes in ``radar``,
+``hail`` and ``upper_air`` convert at the boundary and run these through :func:`apply_columns`
 (``xarray.apply_ufunc(..., dask="parallelized")``, one Dask chunk per column).
 
 Why ``njit`` loops rather than ``guvectorize``: the kernels are compiled once and
@@ -370,9 +370,13 @@ def _over_columns(loop, columns, scalars, outputs=(np.float64,), keep_float32=Fa
     n = columns[0].shape[-1]
     leading = np.broadcast_shapes(*(c.shape[:-1] for c in columns), *(s.shape for s in scalars))
     size = math.prod(leading)
-    flat_columns = [
-        _floating(np.broadcast_to(c, (*leading, n)).reshape(size, n), keep_float32) for c in columns
-    ]
+
+    def flattened(column):
+        if column.shape[:-1] != leading:  # broadcast: convert the small array, not its copy
+            column = _floating(column, keep_float32)
+        return _floating(np.broadcast_to(column, (*leading, n)).reshape(size, n), keep_float32)
+
+    flat_columns = [flattened(c) for c in columns]
     flat_scalars = [np.broadcast_to(s, leading).reshape(size) for s in scalars]
     results = [np.empty(size, dtype=dtype) for dtype in outputs]
     loop(*flat_columns, *flat_scalars, *results)

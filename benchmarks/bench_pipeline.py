@@ -50,6 +50,7 @@ Ratios, not absolute times, are the result: the machine is shared and noisy.
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import os
 import shutil
@@ -229,11 +230,20 @@ class _Stages:
             self.compute_started = time.perf_counter()
 
 
-def run(resolution: float, products: list[str] | None, *, compare: bool, days: int = 5) -> dict:
+@contextlib.contextmanager
+def demo_workspace(resolution: float, days: int):
+    """A temporary directory holding a demo written at ``resolution`` for ``days``, and
+    its opened inputs: ``(work, observations, forecast)``; removed afterwards."""
     work = Path(tempfile.mkdtemp(prefix="weatherdata-bench-"))
     try:
         write_demo(work / "input", resolution=resolution, days=days)
-        observations, forecast = weatherdata.open_inputs(work / "input")
+        yield work, *weatherdata.open_inputs(work / "input")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(resolution: float, products: list[str] | None, *, compare: bool, days: int = 5) -> dict:
+    with demo_workspace(resolution, days) as (work, observations, forecast):
         stages = _Stages()
         seconds, summary = timed(
             publish,
@@ -264,8 +274,6 @@ def run(resolution: float, products: list[str] | None, *, compare: bool, days: i
                 raw_io, observations, forecast, summary.total_bytes, work / "raw"
             )
         return out
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 _MEMORY_CHILD = """
@@ -426,10 +434,7 @@ def _print_memory(row: dict, label: str) -> None:
 def compare(args) -> None:
     """Parts 1-3: publish of every product, the naive approach and the raw I/O floor."""
     catalog = shipped_catalog()
-    work = Path(tempfile.mkdtemp(prefix="weatherdata-bench-"))
-    try:
-        write_demo(work / "input", resolution=args.resolution, days=args.days)
-        observations, forecast = weatherdata.open_inputs(work / "input")
+    with demo_workspace(args.resolution, args.days) as (work, observations, forecast):
         stages = _Stages()
         publish_s, summary = timed(
             publish, observations, work / "published", forecast=forecast, progress=stages
@@ -475,8 +480,6 @@ def compare(args) -> None:
             f"compute+write / raw {compute_s / raw_s:.1f}x"
         )
         input_bound(observations, forecast, work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def input_bound(observations, forecast, work: Path, repeats: int = 5) -> None:
@@ -528,10 +531,7 @@ def hourly(resolution: float, days: int, repeats: int = 3) -> None:
     publish of every product from all the inputs in the same run."""
     import pandas as pd
 
-    work = Path(tempfile.mkdtemp(prefix="weatherdata-bench-"))
-    try:
-        write_demo(work / "input", resolution=resolution, days=days)
-        observations, forecast = weatherdata.open_inputs(work / "input")
+    with demo_workspace(resolution, days) as (work, observations, forecast):
         last = pd.Timestamp(observations["time"].values[-1])
         publish(observations, work / "warm", forecast=forecast)  # imports, compilation
         full_s, _ = timed(publish, observations, work / "full", forecast=forecast)
@@ -544,16 +544,12 @@ def hourly(resolution: float, days: int, repeats: int = 3) -> None:
             seconds, summary = timed(publish, observations, root, forecast=forecast, since=last)
             runs.append(seconds)
         hour_s = float(np.median(runs))
-        actions = {}
-        for store in summary.stores:
-            actions[store.action] = actions.get(store.action, 0) + 1
+        actions = dict(collections.Counter(store.action for store in summary.stores))
         print(
             f"hourly run at {resolution} deg, {days} days of inputs: one new hour {hour_s:.1f} s "
             f"(median of {repeats}; {actions}, {len(summary.skipped)} kept or skipped) against "
             f"all of it {full_s:.1f} s -> {hour_s / full_s:.2f} of a full publish"
         )
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def main():
@@ -625,12 +621,8 @@ def main():
     if not args.skip_comparison:
         compare(args)
     if args.input_bound:
-        work = Path(tempfile.mkdtemp(prefix="weatherdata-bench-"))
-        try:
-            write_demo(work / "input", resolution=args.resolution, days=args.days)
-            input_bound(*weatherdata.open_inputs(work / "input"), work)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        with demo_workspace(args.resolution, args.days) as (work, observations, forecast):
+            input_bound(observations, forecast, work)
     if args.hourly:
         hourly(args.resolution, args.days)
     chosen = sample(args.sample)

@@ -253,9 +253,9 @@ def _previous_run(field: xr.DataArray) -> xr.DataArray:
         intervals, spacing = np.unique(np.diff(inits)), np.unique(np.diff(leads))
         if len(intervals) == 1 and len(spacing) == 1 and spacing[0] > np.timedelta64(0):
             steps, remainder = divmod(intervals[0], spacing[0])
-            if remainder == np.timedelta64(0) and steps >= len(leads):
-                return xr.full_like(field, np.nan)  # no run reaches the next one
             if remainder == np.timedelta64(0):
+                if steps >= len(leads):  # no run reaches the next one
+                    return xr.full_like(field, np.nan)
                 return field.shift(init_time=1).shift(lead_time=-int(steps))
     return _previous_run_by_run(field)
 

@@ -109,8 +109,7 @@ def reflectivity_at_lowest_altitude(radar_reflectivity, surface_altitude):
 
 
 def _height_of_maximum_block(heights, reflectivity, *, minimum):
-    where = kernels.height_of_maximum(heights, reflectivity)
-    strongest = np.max(np.where(np.isnan(reflectivity), -np.inf, reflectivity), axis=-1)
+    where, strongest = kernels.height_and_value_of_maximum(heights, reflectivity)
     return np.where(strongest >= minimum, where, np.nan)
 
 

@@ -227,6 +227,58 @@ def test_float32_profiles_give_exactly_the_float64_results(kernel, scalars):
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize(
+    "kernel, scalars",
+    [
+        (kernels.interpolate_to, [7000.0]),
+        (kernels.highest_crossing, [25.0]),
+        (kernels.vertically_integrated_liquid, [56.0]),
+        (kernels.severe_hail_index, [4000.0, 8000.0, 40.0, 50.0]),
+        (kernels.maximum_above, [6000.0]),
+        (kernels.height_and_value_of_maximum, []),
+        (kernels.lowest_valid_above, [1200.0]),
+        (kernels.pressure_integral, [9000.0, 3.0]),
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_transposed_grid_block_gives_each_column_its_own_result(kernel, scalars, dtype):
+    """A (time, level, y, x) block with the vertical moved last, as ``apply_ufunc`` hands
+    it over (a strided view the loops read in place, split into time × grid cells), and
+    per-column scalars varying over (y, x): every column's result equals the kernel on
+    that column alone."""
+    rng = np.random.default_rng(11)
+    times, levels, ny, nx = 3, 12, 5, 7
+    native = rng.normal(20.0, 20.0, (times, levels, ny, nx)).astype(dtype)
+    native[rng.random(native.shape) < 0.15] = np.nan
+    native[1, :, 2, 3] = np.nan  # an empty column
+    block = np.moveaxis(native, 1, -1)
+    assert not block.flags.c_contiguous
+    height = np.linspace(0.0, 15000.0, levels)
+    if kernel is kernels.pressure_integral:
+        height = np.linspace(1000.0, 100.0, levels)  # hPa, decreasing
+    varying = [s + rng.uniform(-500.0, 500.0, (ny, nx)) if s > 100.0 else s for s in scalars]
+    whole = np.atleast_1d(kernel(height, block, *varying))
+    if isinstance(whole, tuple):
+        whole = np.stack(whole)
+    for t in range(times):
+        for y in range(ny):
+            for x in range(nx):
+                here = [np.asarray(s)[y, x] if np.ndim(s) else s for s in varying]
+                alone = kernel(height, np.ascontiguousarray(block[t, y, x]), *here)
+                alone = np.stack(alone) if isinstance(alone, tuple) else np.atleast_1d(alone)
+                got = whole[..., t, y, x] if whole.ndim == 4 else whole[t, y, x]
+                np.testing.assert_array_equal(np.squeeze(got), np.squeeze(alone))
+
+
+def test_height_and_value_of_maximum_gives_the_column_maximum_in_the_same_pass():
+    coordinate, values = _random_columns(8)
+    heights, maxima = kernels.height_and_value_of_maximum(coordinate, values)
+    expected = np.max(np.where(np.isnan(values), -np.inf, values), axis=-1)
+    np.testing.assert_array_equal(maxima, expected)
+    np.testing.assert_array_equal(heights, kernels.height_of_maximum(coordinate, values))
+    assert np.isneginf(maxima[:5]).all() and np.isnan(heights[:5]).all()
+
+
 # -- composites ---------------------------------------------------------------------------
 
 

@@ -107,6 +107,13 @@ def test_stac_catalog_is_valid_and_lists_every_store(tmp_path):
             },
         )
         assert item.id in opened
+        # the index describes what is stored (read while the data was written)
+        variable = opened[item.id]
+        assert item.properties["weatherdata:dimensions"] == list(variable.dims)
+        assert item.properties["weatherdata:shape"] == list(variable.shape)
+        times = opened["time"].values
+        for key, value in (("start_datetime", times.min()), ("end_datetime", times.max())):
+            assert item.properties[key] == np.datetime_as_string(value, unit="s") + "Z"
     index = json.loads((tmp_path / "products.json").read_text())
     assert sorted(p["id"] for p in index["products"]) == sorted(PRODUCTS)
 

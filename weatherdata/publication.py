@@ -21,6 +21,7 @@ stays sorted and unique); a later range appends. One publisher at a time holds
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import copy
 import datetime as dt
@@ -1120,8 +1121,20 @@ def publish(
             plans.append((entry, action, target, time_dim, documents))
             if progress:
                 progress("prepare", index + 1, len(ids))
-        with _TaskProgress(progress) if progress else contextlib.nullcontext():
-            _write_all(writes)
+        # The index's description of each new store is read from its documents in memory
+        # (the bytes written next) in one thread while the data is computed and written:
+        # ~4 ms a store that no longer adds to the publish.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as describer:
+            descriptions = {
+                entry.id: describer.submit(
+                    _describe_store, zarr.storage.MemoryStore(documents), entry
+                )
+                for entry, _action, _target, _, documents in plans
+                if documents is not None
+            }
+            with _TaskProgress(progress) if progress else contextlib.nullcontext():
+                _write_all(writes)
+            descriptions = {pid: future.result() for pid, future in descriptions.items()}
         for entry, _action, target, _, documents in plans:
             if documents is None:  # extended in place: its metadata is written
                 with warnings.catch_warnings():
@@ -1131,7 +1144,7 @@ def publish(
                     zarr.consolidate_metadata(str(target), zarr_format=3)
             else:
                 _write_documents(documents, target)
-                _described_version(target, entry, zarr.storage.MemoryStore(documents))
+                _described_version(target, entry, description=descriptions[entry.id])
             (target / ".complete").write_text(__version__)
         _flush_to_disk([target for *_, target, _, _ in plans])
         if before_swap:
@@ -1749,10 +1762,10 @@ def build_stac(stores: dict[str, tuple[ProductEntry, str, dict]]) -> dict[str, d
 _VERSION_DESCRIPTIONS: dict[tuple[str, int, int], dict] = {}
 
 
-def _described_version(store: Path, entry: ProductEntry, source=None) -> dict:
-    """:func:`_describe_store` of a local store, once per version. ``source``: where to
-    read it instead (a version just written, from its documents in memory,
-    :func:`_lay_out_store`: the same bytes, not read back)."""
+def _described_version(store: Path, entry: ProductEntry, description=None) -> dict:
+    """:func:`_describe_store` of a local store, once per version. ``description``: the
+    version's description already read (a version just written, from its documents in
+    memory, :func:`_lay_out_store`: the same bytes, not read back)."""
     version = os.path.realpath(store)
     try:
         metadata = os.stat(os.path.join(version, "zarr.json"))
@@ -1762,7 +1775,9 @@ def _described_version(store: Path, entry: ProductEntry, source=None) -> dict:
     if key not in _VERSION_DESCRIPTIONS:
         if len(_VERSION_DESCRIPTIONS) > 4096:
             _VERSION_DESCRIPTIONS.clear()
-        _VERSION_DESCRIPTIONS[key] = _describe_store(store if source is None else source, entry)
+        _VERSION_DESCRIPTIONS[key] = (
+            _describe_store(store, entry) if description is None else description
+        )
     return copy.deepcopy(_VERSION_DESCRIPTIONS[key])
 
 

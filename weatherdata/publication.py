@@ -1121,16 +1121,21 @@ def publish(
             plans.append((entry, action, target, time_dim, documents))
             if progress:
                 progress("prepare", index + 1, len(ids))
-        # The index's description of each new store is read from its documents in memory
-        # (the bytes written next) in one thread while the data is computed and written:
-        # ~4 ms a store that no longer adds to the publish.
+        # The index's description of each store version is read in one thread while the
+        # data is computed and written (4-10 ms a store that no longer adds to the
+        # publish): a new store's from its documents in memory (the bytes written next);
+        # an extended one's from its arrays' metadata, extended already, and its time
+        # coordinate, written already (only the data and the consolidation come later).
         with concurrent.futures.ThreadPoolExecutor(max_workers=1) as describer:
             descriptions = {
-                entry.id: describer.submit(
-                    _describe_store, zarr.storage.MemoryStore(documents), entry
+                entry.id: (
+                    describer.submit(_describe_store, target, entry, None, False)
+                    if documents is None
+                    else describer.submit(
+                        _describe_store, zarr.storage.MemoryStore(documents), entry
+                    )
                 )
-                for entry, _action, _target, _, documents in plans
-                if documents is not None
+                for entry, _action, target, _, documents in plans
             }
             with _TaskProgress(progress) if progress else contextlib.nullcontext():
                 _write_all(writes)
@@ -1144,7 +1149,7 @@ def publish(
                     zarr.consolidate_metadata(str(target), zarr_format=3)
             else:
                 _write_documents(documents, target)
-                _described_version(target, entry, description=descriptions[entry.id])
+            _described_version(target, entry, description=descriptions[entry.id])
             (target / ".complete").write_text(__version__)
         _flush_to_disk([target for *_, target, _, _ in plans])
         if before_swap:
@@ -1552,10 +1557,12 @@ def _published_entries(root: Path, catalog: Catalog) -> list[ProductEntry]:
     return [e for e in catalog.products.values() if store_path(root, e).exists()]
 
 
-async def _read_description(location, product_id: str, storage_options) -> tuple:
+async def _read_description(
+    location, product_id: str, storage_options, consolidated: bool = True
+) -> tuple:
     """The product's array and its coordinate values (latitude, longitude, time axes),
-    read concurrently: the nodes come from the consolidated metadata, the coordinate
-    chunks in one round of requests."""
+    read concurrently: the nodes come from the consolidated metadata (or each array's
+    own, with ``consolidated`` False), the coordinate chunks in one round of requests."""
     import asyncio
 
     import zarr.api.asynchronous
@@ -1564,7 +1571,7 @@ async def _read_description(location, product_id: str, storage_options) -> tuple
         store=location,
         mode="r",
         zarr_format=3,
-        use_consolidated=True,
+        use_consolidated=consolidated,
         storage_options=storage_options,
     )
     nodes = {name: node async for name, node in group.members()}
@@ -1575,7 +1582,9 @@ async def _read_description(location, product_id: str, storage_options) -> tuple
     return variable, {name: nodes[name] for name in wanted}, dict(zip(wanted, values, strict=True))
 
 
-def _describe_store(location, entry: ProductEntry, storage_options=None) -> dict:
+def _describe_store(
+    location, entry: ProductEntry, storage_options=None, consolidated: bool = True
+) -> dict:
     """Bounding box, time range, dimensions and shape of a published store, for STAC.
 
     Read with zarr from the consolidated metadata and the coordinate arrays only, in one
@@ -1583,7 +1592,8 @@ def _describe_store(location, entry: ProductEntry, storage_options=None) -> dict
     metadata and times (~25 ms a store, 6 s of a 243-product publish), and reading the
     coordinates one by one still cost ~5 ms a store; only the time coordinate is decoded,
     with xarray's CF decoder. ``location``: a path, a URL, or a zarr store (a new version's
-    documents in memory, :func:`_lay_out_store`).
+    documents in memory, :func:`_lay_out_store`). ``consolidated`` False: from each array's
+    own metadata (a store being extended, not consolidated yet).
     """
     from zarr.core.sync import sync
 
@@ -1592,6 +1602,7 @@ def _describe_store(location, entry: ProductEntry, storage_options=None) -> dict
             location if isinstance(location, zarr.abc.store.Store) else str(location),
             entry.id,
             storage_options if is_remote(location) else None,
+            consolidated,
         )
     )
     dims = list(variable.metadata.dimension_names or ())

@@ -469,3 +469,43 @@ def test_a_publish_from_since_computes_from_each_products_lookback_not_the_recor
         edges = set(np.cumsum(split[name].chunksizes["time"]).tolist())
         assert {12, 35, 36, 59, 60, 72} <= edges, edges
         xr.testing.assert_identical(split[name].compute(), data[name].compute())
+
+
+def _laid_out(layout, data, encoding):
+    """A layout's writes (as comparable keys) and documents (JSON decoded)."""
+    writes, documents = layout(data, {name: dict(e) for name, e in encoding.items()})
+    keys = sorted(
+        (source.name, array.path, json.dumps(array.metadata.to_dict(), default=str), region)
+        for source, array, region in writes
+    )
+    decoded = {
+        key: json.loads(value.to_bytes()) if key.endswith("zarr.json") else value.to_bytes()
+        for key, value in documents.items()
+    }
+    return keys, decoded
+
+
+def test_every_demo_store_is_laid_out_as_xarrays_writer_lays_it_out(demo_inputs):
+    """The one-call layout of a new store (xarray's encoding, then zarr's asynchronous
+    API at once) gives the documents and lazy writes of xarray's own writer, for every
+    product of the demo: arrays, attributes, fill values, codecs, chunks, CF-encoded
+    times, coordinate values and consolidated metadata."""
+    from weatherdata import publication
+    from weatherdata.catalog import shipped_catalog
+    from weatherdata.engine import derive_arrays
+
+    observations, forecast = demo_inputs
+    catalog = shipped_catalog()
+    derived = derive_arrays(observations, forecast=forecast, skip_missing=True)
+    compared = 0
+    for product_id in derived:
+        entry = catalog[product_id]
+        data = publication._product_dataset(derived, entry, {"weatherdata_inputs": "[]"})
+        encoding = publication._encoding(data, entry)
+        data = publication._chunk_like_encoding(data, entry, encoding)
+        if any(v.dtype.kind in "OSUT" for v in data.variables.values()):
+            continue  # labels: xarray's writer lays these out itself
+        direct = _laid_out(publication._lay_out_in_memory, data, encoding)
+        assert direct == _laid_out(publication._lay_out_with_xarray, data, encoding), product_id
+        compared += 1
+    assert compared >= 200, compared

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+import zarr
 
 from tests.helpers import grid_dataset
 from weatherdata.errors import PublishError
@@ -122,13 +123,18 @@ def test_the_index_describes_each_store_version_once(tmp_path, monkeypatch):
     import weatherdata.publication as publication
 
     described = []
-    original = publication._describe_store
 
-    def recording(store, entry, *arguments):
-        described.append(entry.id)
-        return original(store, entry, *arguments)
+    def recording(name):
+        original = getattr(publication, name)
 
-    monkeypatch.setattr(publication, "_describe_store", recording)
+        def record(source, entry, *arguments):
+            described.append(entry.id)
+            return original(source, entry, *arguments)
+
+        monkeypatch.setattr(publication, name, record)
+
+    recording("_describe_store")  # a store read back
+    recording("_describe_dataset")  # a new store, from what it was made of
     publish(inputs(), tmp_path, PRODUCTS)
     assert sorted(described) == sorted(PRODUCTS)
     # a later hour appends to one store: only its new version is described again, and
@@ -489,7 +495,8 @@ def test_every_demo_store_is_laid_out_as_xarrays_writer_lays_it_out(demo_inputs)
     """The one-call layout of a new store (xarray's encoding, then zarr's asynchronous
     API at once) gives the documents and lazy writes of xarray's own writer, for every
     product of the demo: arrays, attributes, fill values, codecs, chunks, CF-encoded
-    times, coordinate values and consolidated metadata."""
+    times, coordinate values and consolidated metadata. And the index's description of
+    each new store, made from its dataset, is the one read back from its documents."""
     from weatherdata import publication
     from weatherdata.catalog import shipped_catalog
     from weatherdata.engine import derive_arrays
@@ -503,6 +510,11 @@ def test_every_demo_store_is_laid_out_as_xarrays_writer_lays_it_out(demo_inputs)
         data = publication._product_dataset(derived, entry, {"weatherdata_inputs": "[]"})
         encoding = publication._encoding(data, entry)
         data = publication._chunk_like_encoding(data, entry, encoding)
+        # the index's description made from the dataset is that of the store read back
+        _, documents = publication._lay_out_store(data, "unused", encoding)
+        assert publication._describe_dataset(data, entry) == publication._describe_store(
+            zarr.storage.MemoryStore(documents), entry
+        ), product_id
         if any(v.dtype.kind in "OSUT" for v in data.variables.values()):
             continue  # labels: xarray's writer lays these out itself
         direct = _laid_out(publication._lay_out_in_memory, data, encoding)

@@ -1246,11 +1246,7 @@ def publish(
             _write_all(writes)
         for entry, _action, target, _, documents in plans:
             if documents is None:  # extended in place: its metadata is written
-                with warnings.catch_warnings():
-                    # zarr-python notes that consolidated metadata is its own v3
-                    # extension; we publish it deliberately (one request per store).
-                    warnings.simplefilter("ignore", UserWarning)
-                    zarr.consolidate_metadata(str(target), zarr_format=3)
+                _consolidate_quietly(str(target))
             else:
                 _write_documents(documents, target)
                 _described_version(target, entry, description=descriptions[entry.id])

@@ -200,18 +200,19 @@ def test_highest_crossing_matches_a_per_column_loop():
     assert set(np.unique(status)) == {kernels.CROSSING, kernels.TOP_ABOVE, kernels.NO_DATA}
 
 
-@pytest.mark.parametrize(
-    "kernel, scalars",
-    [
-        (kernels.interpolate_to, [7000.0]),
-        (kernels.highest_crossing, [25.0]),
-        (kernels.vertically_integrated_liquid, [56.0]),
-        (kernels.severe_hail_index, [4000.0, 8000.0, 40.0, 50.0]),
-        (kernels.maximum_above, [6000.0]),
-        (kernels.height_of_maximum, []),
-        (kernels.lowest_valid_above, [1200.0]),
-    ],
-)
+#: The kernels that read one profile against a coordinate, with their scalar arguments.
+_PROFILE_KERNELS = [
+    (kernels.interpolate_to, [7000.0]),
+    (kernels.highest_crossing, [25.0]),
+    (kernels.vertically_integrated_liquid, [56.0]),
+    (kernels.severe_hail_index, [4000.0, 8000.0, 40.0, 50.0]),
+    (kernels.maximum_above, [6000.0]),
+    (kernels.height_and_value_of_maximum, []),
+    (kernels.lowest_valid_above, [1200.0]),
+]
+
+
+@pytest.mark.parametrize("kernel, scalars", _PROFILE_KERNELS)
 def test_float32_profiles_give_exactly_the_float64_results(kernel, scalars):
     """The kernels that keep float32 profiles (no conversion copy) promote each value to
     float64 where it is used: the results equal those of the same values as float64."""
@@ -228,17 +229,7 @@ def test_float32_profiles_give_exactly_the_float64_results(kernel, scalars):
 
 
 @pytest.mark.parametrize(
-    "kernel, scalars",
-    [
-        (kernels.interpolate_to, [7000.0]),
-        (kernels.highest_crossing, [25.0]),
-        (kernels.vertically_integrated_liquid, [56.0]),
-        (kernels.severe_hail_index, [4000.0, 8000.0, 40.0, 50.0]),
-        (kernels.maximum_above, [6000.0]),
-        (kernels.height_and_value_of_maximum, []),
-        (kernels.lowest_valid_above, [1200.0]),
-        (kernels.pressure_integral, [9000.0, 3.0]),
-    ],
+    "kernel, scalars", [*_PROFILE_KERNELS, (kernels.pressure_integral, [9000.0, 3.0])]
 )
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_a_transposed_grid_block_gives_each_column_its_own_result(kernel, scalars, dtype):

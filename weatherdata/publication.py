@@ -899,7 +899,7 @@ def _lay_out_store(
     it goes to, for the one ``dask.array.store`` of the publish) and its documents
     ``{key: zarr Buffer}`` — the in-memory coordinates' chunks and every ``zarr.json``,
     the root's with the consolidated metadata — that :func:`_write_documents` writes
-    after the data (and :func:`_describe_store` reads for the index, with no request).
+    after the data (the index describes the store from ``data``: :func:`_describe_dataset`).
 
     Why not ``to_zarr(compute=False)``: it wraps each store's writes in a Delayed, which
     materializes and optimizes that store's whole upstream graph, so the shared inputs
@@ -1699,12 +1699,10 @@ def _describe_store(location, entry: ProductEntry, storage_options=None) -> dict
             storage_options if is_remote(location) else None,
         )
     )
-    dims = list(variable.metadata.dimension_names or ())
-    time_dim = next((d for d in dims if d in TIME_DIMENSIONS), None)
-    if time_dim in values:
-        attributes = arrays[time_dim].metadata.attributes
-        values[time_dim] = _decoded_times(time_dim, values[time_dim], attributes)
-    return _description(dims, variable.shape, values)
+    for name in set(values) & set(TIME_DIMENSIONS):  # the one time axis read: decoded
+        if np.size(values[name]):
+            values[name] = _decoded_times(name, values[name], arrays[name].metadata.attributes)
+    return _description(list(variable.metadata.dimension_names or ()), variable.shape, values)
 
 
 def _describe_dataset(data: xr.Dataset, entry: ProductEntry) -> dict:

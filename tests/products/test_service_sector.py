@@ -481,6 +481,37 @@ def trailing(values, n, weights=None):
     return out
 
 
+@pytest.mark.parametrize(
+    "weights",
+    [np.ones(150), np.ones(1), 0.9 ** np.arange(60), 2.5 * 0.5 ** np.arange(11), [1, 0.5, 0.3]],
+    ids=["150-day total", "one day", "MCI r^i", "scaled k^i", "other weights"],
+)
+@pytest.mark.parametrize("chunked", [False, True], ids=["numpy", "dask"])
+def test_weighted_trailing_sum_is_the_sum_written_out(weights, chunked):
+    """The running-sum difference (uniform and geometric weights) and the lag-by-lag sum
+    equal the window written out, with missing days and all-zero windows (exactly 0: SPI
+    counts them); Dask blocks (map_overlap) as one array."""
+    weights = np.asarray(weights, dtype=np.float64)
+    rng = np.random.default_rng(3)
+    rain = rng.gamma(0.3, 8.0, (700, 3, 4)).astype(np.float32)
+    rain[rain < 3] = 0.0  # dry spells longer than the short windows
+    rain[300:500, 0, 0] = 0.0  # a 200-day drought after rain: its windows total 0
+    rain[rng.random(rain.shape) < 0.002] = np.nan
+    rain[350, 1, 1] = -2.5  # a water balance can be negative
+    expected = trailing(
+        np.where(np.isfinite(rain), rain, 0.0).astype(np.float64), weights.size, weights
+    )
+    incomplete = trailing(np.isnan(rain).astype(np.float64), weights.size) != 0
+    expected[incomplete] = np.nan
+    series = xr.DataArray(rain, dims=("time", "y", "x"), attrs={"units": "mm"})
+    if chunked:
+        series = series.chunk({"time": 180})
+    out = _sector.weighted_trailing_sum(series, weights).values
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(expected))
+    np.testing.assert_array_equal(out == 0, expected == 0)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+
+
 def record_rows(full):
     return [full.get_loc(d) for d in DATES]
 

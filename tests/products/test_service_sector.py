@@ -512,6 +512,86 @@ def test_weighted_trailing_sum_is_the_sum_written_out(weights, chunked):
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
 
 
+def zero_inflated_samples():
+    """30 years of two days of year at six grid points: zeros, all positive, all zero, one
+    non-zero value, missing values, all missing."""
+    rng = np.random.default_rng(11)
+    dates = pd.DatetimeIndex(
+        [f"{year}-{day}" for year in range(1991, 2021) for day in ("06-01", "06-02")]
+    )
+    values = rng.gamma(0.8, 20.0, (dates.size, 6))
+    values[rng.random(dates.size) < 0.3, 0] = 0.0
+    values[:, 2] = 0.0
+    values[:, 3] = 0.0
+    values[5, 3] = 12.0
+    values[rng.random(dates.size) < 0.2, 4] = np.nan
+    values[rng.random(dates.size) < 0.2, 4] = 0.0
+    values[:, 5] = np.nan
+    return xr.DataArray(values, dims=("time", "cell"), coords={"time": dates})
+
+
+def test_zero_inflated_gamma_parameters_are_xclims_app_fit():
+    calibration = zero_inflated_samples()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = import_xclim("xclim.indices.stats").standardized_index_fit_params(
+            calibration,
+            freq=None,
+            window=1,
+            dist="gamma",
+            method="APP",
+            zero_inflated=True,
+            fitkwargs={"floc": 0},
+        )
+    days = calibration["time"].dt.dayofyear.values
+    for day in np.unique(days):
+        ours = _sector.zero_inflated_gamma_parameters(calibration.values[days == day].T)
+        theirs = expected.sel(dayofyear=day)
+        np.testing.assert_allclose(ours[:, 0], theirs.sel(dparams="a").values, rtol=1e-12)
+        np.testing.assert_allclose(ours[:, 1], theirs.sel(dparams="scale").values, rtol=1e-12)
+        np.testing.assert_allclose(ours[:, 2], theirs["prob_of_zero"].values, rtol=1e-12)
+    assert np.isnan(ours[2:4, :2]).all() and ours[2, 2] == 1.0 and np.isnan(ours[5]).all()
+
+
+def test_standardized_index_by_day_of_year_is_the_transform_written_out():
+    """SPI of each target date: the fit of its own day of year, zeros at the probability of
+    zero (xclim's upper ``ecdf`` position), Φ⁻¹ clipped to ±8.21; lazy as eager."""
+    calibration = zero_inflated_samples()
+    target_dates = pd.DatetimeIndex(["2024-06-01", "2024-06-02"])
+    target = xr.DataArray(
+        [[0.0, 35.0, 0.0, 1e-3, np.nan, 5.0], [400.0, 0.0, 7.0, 12.0, 0.5, 0.0]],
+        dims=("time", "cell"),
+        coords={"time": target_dates},
+    )
+    days = calibration["time"].dt.dayofyear.values
+    expected = np.full(target.shape, np.nan)
+    for row, date in enumerate(target_dates):
+        shape, scale, zero = _sector.zero_inflated_gamma_parameters(
+            calibration.values[days == date.day_of_year].T
+        ).T
+        for cell, value in enumerate(target.values[row]):
+            if value == 0:
+                probability = zero[cell]
+            else:
+                gamma = scipy.stats.gamma(shape[cell], loc=0, scale=scale[cell]).cdf(value)
+                probability = zero[cell] + (1 - zero[cell]) * gamma
+            expected[row, cell] = np.clip(scipy.stats.norm.ppf(probability), -8.21, 8.21)
+    for lazy in (False, True):
+        sample, values = (
+            (calibration.chunk({"cell": 3}), target.chunk({"cell": 3}))
+            if lazy
+            else (calibration, target)
+        )
+        out = _sector._standardized_by_day_of_year(sample, values, "gamma")
+        assert out.dims == ("cell", "time")
+        np.testing.assert_allclose(out.transpose("time", "cell").values, expected, rtol=1e-12)
+    # a dry day is below normal, 400 mm above; a point that was always dry: 0 is the top
+    # of its distribution (clipped), any rain has no fitted distribution; no data: missing
+    assert expected[0, 0] < 0 < expected[1, 0]
+    assert expected[0, 2] == 8.21 and np.isnan(expected[1, 2])
+    assert np.isnan(expected[:, 5]).all()
+
+
 def record_rows(full):
     return [full.get_loc(d) for d in DATES]
 

@@ -491,6 +491,76 @@ def _laid_out(layout, data, encoding):
     return keys, decoded
 
 
+def _store_files(store: Path) -> dict:
+    """Every file of a store: documents JSON-decoded, chunks as bytes."""
+    return {
+        str(path.relative_to(store)): json.loads(path.read_bytes())
+        if path.name == "zarr.json"
+        else path.read_bytes()
+        for path in sorted(store.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_every_demo_store_is_extended_as_xarrays_append_extends_it(published_demo, tmp_path):
+    """The one-call append (:func:`_extend_in_place`) writes the store xarray's append
+    path writes, file by file, for every published demo product: the resized arrays, the
+    new times CF-encoded as stored, the values (a partly filled last chunk completed),
+    the group's attributes replaced (one dropped, one changed) and the consolidated
+    metadata. A store whose arrays are not stored as this version lays them out goes to
+    xarray's path."""
+    from weatherdata import publication
+    from weatherdata.catalog import shipped_catalog
+
+    root, _ = published_demo
+    catalog = shipped_catalog()
+    extended = 0
+    for entry in publication._published_entries(root, catalog):
+        stored = xr.open_zarr(publication.store_path(root, entry), chunks={})
+        time_dim = publication._time_dimension(stored[entry.id])
+        if time_dim is None or stored.sizes[time_dim] < 2:
+            continue
+        new = stored.isel({time_dim: slice(-2, None)})
+        span = new[time_dim].values[-1] - stored[time_dim].values[0] + np.timedelta64(1, "h")
+        new = new.assign_coords({time_dim: new[time_dim].values + span})
+        for variable in new.variables.values():
+            variable.encoding = {}
+        new.attrs = {**stored.attrs, "history": "appended"}
+        new.attrs.pop("summary")
+        encoding = publication._encoding(new, entry)
+        data = new.drop_vars([c for c in new.coords if time_dim not in new[c].dims])
+        stores = {}
+        for way in ("xarray", "in place"):
+            target = tmp_path / way / entry.id
+            publication._hardlink_copy(
+                Path(os.path.realpath(publication.store_path(root, entry))), target
+            )
+            (target / ".complete").unlink()
+            data[entry.id] = publication._aligned_to_store(
+                data[entry.id], target / entry.id, time_dim
+            )
+            if way == "xarray":
+                writes = publication._extend_store(data, target, time_dim)
+            else:
+                writes = publication._extend_in_place(data, target, time_dim, encoding)
+                if writes is None:
+                    shutil.rmtree(tmp_path / "xarray" / entry.id)
+                    break
+            publication._write_all(writes)
+            publication._consolidate_quietly(str(target))
+            stores[way] = _store_files(target)
+        else:
+            assert stores["in place"] == stores["xarray"], entry.id
+            reopened = xr.open_zarr(tmp_path / "in place" / entry.id)
+            assert reopened.sizes[time_dim] == stored.sizes[time_dim] + 2, entry.id
+            assert "summary" not in reopened.attrs and reopened.attrs["history"] == "appended"
+            extended += 1
+            for way in stores:
+                shutil.rmtree(tmp_path / way / entry.id)
+    print(f"{extended} stores extended both ways")
+    assert extended >= 150, extended
+
+
 def test_every_demo_store_is_laid_out_as_xarrays_writer_lays_it_out(demo_inputs):
     """The one-call layout of a new store (xarray's encoding, then zarr's asynchronous
     API at once) gives the documents and lazy writes of xarray's own writer, for every

@@ -879,7 +879,8 @@ def _aligned_to_store(variable: xr.DataArray, array_path: Path, append_dim: str)
 
 def _extend_store(data: xr.Dataset, target: Path, append_dim: str) -> list[tuple]:
     """Extend the store at ``target`` along ``append_dim`` now (its arrays' metadata) and
-    return the lazy writes of ``data``, as :func:`_lay_out_store` does for a new store."""
+    return the lazy writes of ``data``, as :func:`_lay_out_store` does for a new store:
+    xarray's append path, for stores :func:`_extend_in_place` leaves to it."""
     from xarray.backends.common import ArrayWriter
     from xarray.backends.writers import dump_to_store, get_writable_zarr_store
 
@@ -889,6 +890,108 @@ def _extend_store(data: xr.Dataset, target: Path, append_dim: str) -> list[tuple
     writer = ArrayWriter()
     dump_to_store(data, store, writer)
     return list(zip(writer.sources, writer.targets, writer.regions, strict=True))
+
+
+def _extend_in_place(
+    data: xr.Dataset, target: Path, append_dim: str, encoding: dict
+) -> list[tuple] | None:
+    """:func:`_extend_store` in one zarr call: each stored array along ``append_dim``
+    resized, the new in-memory values (times) written, the group's attributes replaced,
+    and the lazy writes of ``data`` returned. ``encoding`` is :func:`_encoding`'s: the new
+    values are encoded as a new store's are, so only where every array is stored as that
+    encoding lays it out (dimensions, dtype, CF attributes, fill value) — else None, and
+    xarray's append path (which reads the stored encoding back) does it.
+
+    xarray's path makes ~10 synchronous calls through zarr's event loop a store (opening
+    the group, decoding the stored times, resizing each array, writing values): ~13 ms a
+    store, ~2 s of an hourly run's 180 appends. A test appends every demo product both
+    ways and compares the stores file by file.
+    """
+    import asyncio
+
+    import zarr.api.asynchronous
+    from xarray import conventions
+    from xarray.backends.zarr import FillValueCoder, encode_zarr_attr_value, encode_zarr_variable
+    from xarray.namedarray.pycompat import is_chunked_array
+    from zarr.core.sync import sync
+
+    variables, attributes = conventions.encode_dataset_coordinates(data)
+    expected = {}
+    for name, variable in variables.items():
+        if append_dim not in variable.dims:
+            return None  # a variable without the time axis: xarray rewrites it
+        variable = variable.copy(deep=False)
+        variable.encoding = {
+            k: v for k, v in encoding.get(name, {}).items() if k not in ("chunks", "compressors")
+        }
+        variable = encode_zarr_variable(variable, name=name, zarr_format=3)
+        attrs = dict(variable.attrs)
+        if attrs.get("_FillValue") is not None:
+            attrs["_FillValue"] = FillValueCoder.encode(attrs["_FillValue"], variable.dtype)
+        expected[name] = (variable, {k: encode_zarr_attr_value(v) for k, v in attrs.items()})
+    group_attributes = {key: encode_zarr_attr_value(value) for key, value in attributes.items()}
+
+    async def extend():
+        group = await zarr.api.asynchronous.open_group(
+            store=zarr.storage.LocalStore(str(target)),
+            mode="r+",
+            zarr_format=3,
+            use_consolidated=False,
+        )
+        arrays = {}
+        for name, (variable, attrs) in expected.items():
+            try:
+                array = await group.getitem(name)
+            except KeyError:
+                return None
+            stored = array.metadata
+            if (
+                not isinstance(array, zarr.AsyncArray)
+                or tuple(stored.dimension_names or ()) != variable.dims
+                or array.dtype != variable.dtype
+                or any(stored.attributes.get(k) != attrs[k] for k in _STORED_ENCODING if k in attrs)
+                or any(k in stored.attributes for k in _STORED_ENCODING if k not in attrs)
+            ):
+                return None
+            arrays[name] = array
+        regions = {}
+        for name, array in arrays.items():
+            variable = expected[name][0]
+            axis = variable.dims.index(append_dim)
+            start = array.shape[axis]
+            shape = list(array.shape)
+            shape[axis] += variable.shape[axis]
+            regions[name] = tuple(
+                slice(start, None) if i == axis else slice(None) for i in range(variable.ndim)
+            )
+            await array.resize(tuple(shape))
+        await asyncio.gather(
+            *(
+                array.setitem(regions[name], expected[name][0].values)
+                for name, array in arrays.items()
+                if not is_chunked_array(expected[name][0].data)
+            )
+        )
+        # The new version's attributes replace the old ones, as xarray puts them
+        # (update_attributes merges into the dict it is given).
+        group.metadata.attributes.clear()
+        await group.update_attributes(group_attributes)
+        return arrays, regions
+
+    result = sync(extend())
+    if result is None:
+        return None
+    arrays, regions = result
+    return [
+        (expected[name][0].data, zarr.Array(array), regions[name])
+        for name, array in arrays.items()
+        if is_chunked_array(expected[name][0].data)
+    ]
+
+
+#: Attributes that say how a stored array's values are encoded: an append encodes its
+#: values as the store holds them, or leaves the append to xarray.
+_STORED_ENCODING = ("units", "calendar", "_FillValue", "scale_factor", "add_offset", "dtype")
 
 
 def _lay_out_store(
@@ -1231,7 +1334,10 @@ def publish(
                 # their (hard-linked) chunks alone.
                 data = data.drop_vars([c for c in data.coords if time_dim not in data[c].dims])
                 data[entry.id] = _aligned_to_store(data[entry.id], target / entry.id, time_dim)
-                writes += _extend_store(data, target, time_dim)
+                extended = _extend_in_place(data, target, time_dim, encoding)
+                if extended is None:
+                    extended = _extend_store(data, target, time_dim)
+                writes += extended
                 documents = None
             else:
                 data = _chunk_like_encoding(data, entry, encoding)

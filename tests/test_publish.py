@@ -135,6 +135,7 @@ def test_the_index_describes_each_store_version_once(tmp_path, monkeypatch):
 
     recording("_describe_store")  # a store read back
     recording("_describe_dataset")  # a new store, from what it was made of
+    recording("_describe_appended")  # an extended store, from its times and what is appended
     publish(inputs(), tmp_path, PRODUCTS)
     assert sorted(described) == sorted(PRODUCTS)
     # a later hour appends to one store: only its new version is described again, and
@@ -508,7 +509,8 @@ def test_every_demo_store_is_extended_as_xarrays_append_extends_it(published_dem
     new times CF-encoded as stored, the values (a partly filled last chunk completed),
     the group's attributes replaced (one dropped, one changed) and the consolidated
     metadata. A store whose arrays are not stored as this version lays them out goes to
-    xarray's path."""
+    xarray's path. The index's description of the extended store, made from the stored
+    times and the appended dataset, is the one read back."""
     from weatherdata import publication
     from weatherdata.catalog import shipped_catalog
 
@@ -554,6 +556,10 @@ def test_every_demo_store_is_extended_as_xarrays_append_extends_it(published_dem
             reopened = xr.open_zarr(tmp_path / "in place" / entry.id)
             assert reopened.sizes[time_dim] == stored.sizes[time_dim] + 2, entry.id
             assert "summary" not in reopened.attrs and reopened.attrs["history"] == "appended"
+            # the index's description, made from what is appended, is the store's
+            stored_times = publication._stored_times(publication.store_path(root, entry), time_dim)
+            described = publication._describe_appended(new, entry, time_dim, stored_times)
+            assert described == publication._describe_store(tmp_path / "in place" / entry.id, entry)
             extended += 1
             for way in stores:
                 shutil.rmtree(tmp_path / way / entry.id)

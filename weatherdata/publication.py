@@ -569,22 +569,23 @@ def _chunk_like_encoding(data: xr.Dataset, entry: ProductEntry, encoding: dict) 
 def _plan_store(root: Path, entry: ProductEntry, new: xr.Dataset, completeness=None):
     """Decide how the new version is built: ``create``, ``append`` or ``replace``; or
     ``keep`` the store as it is, when what it holds is more complete than ``new``
-    (:func:`_without_incomplete`), with the reason as the data."""
+    (:func:`_without_incomplete`), with the reason as the data. Returns ``(action,
+    target, data, time dimension, stored times)`` (None where nothing is stored)."""
     link = store_path(root, entry)
     version_id = f"v{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:6]}"
     target = _versions_directory(root, entry) / version_id
     time_dim = _time_dimension(new[entry.id])
     if not link.exists():
-        return "create", target, new, time_dim
+        return "create", target, new, time_dim, None
     old_times = _stored_times(link, time_dim) if time_dim else None
     if old_times is None:
-        return "replace", target, new, time_dim
+        return "replace", target, new, time_dim, None
     new, reason = _without_incomplete(new, time_dim, old_times, completeness)
     if reason:
-        return "keep", target, reason, time_dim
+        return "keep", target, reason, time_dim, old_times
     new_times = new[time_dim].values
     if old_times.size and new_times.size and new_times.min() > old_times.max():
-        return "append", target, new, time_dim
+        return "append", target, new, time_dim, old_times
     current = xr.open_zarr(link, consolidated=True, zarr_format=3, chunks={})
     keep = current.drop_sel({time_dim: np.intersect1d(old_times, new_times)})
     keep = keep[[entry.id]]
@@ -599,7 +600,7 @@ def _plan_store(root: Path, entry: ProductEntry, new: xr.Dataset, completeness=N
     merged = merged.sortby(time_dim)
     merged.attrs = new.attrs
     merged[entry.id].attrs = new[entry.id].attrs
-    return "replace", target, merged, time_dim
+    return "replace", target, merged, time_dim, old_times
 
 
 def _requested_ids(catalog: Catalog, products) -> list[str]:
@@ -1319,7 +1320,7 @@ def publish(
             entry = catalog[product_id]
             _clean_stale(root, entry)
             new = _product_dataset(derived, entry, provenance)
-            action, target, data, time_dim = _plan_store(
+            action, target, data, time_dim, old_times = _plan_store(
                 root, entry, new, completeness.get(product_id)
             )
             if action == "keep":
@@ -1328,6 +1329,7 @@ def publish(
             target.parent.mkdir(parents=True, exist_ok=True)
             encoding = _encoding(data, entry)
             if action == "append":
+                descriptions[entry.id] = _describe_appended(data, entry, time_dim, old_times)
                 _hardlink_copy(Path(os.path.realpath(store_path(root, entry))), target)
                 (target / ".complete").unlink(missing_ok=True)
                 # Coordinates without the time dimension are already in the copy: leave
@@ -1355,7 +1357,7 @@ def publish(
                 _consolidate_quietly(str(target))
             else:
                 _write_documents(documents, target)
-                _described_version(target, entry, description=descriptions[entry.id])
+            _described_version(target, entry, description=descriptions[entry.id])
             (target / ".complete").write_text(__version__)
         _flush_to_disk([target for *_, target, _, _ in plans])
         if before_swap:
@@ -1364,10 +1366,8 @@ def publish(
             link = store_path(root, entry)
             relative = os.path.relpath(target, link.parent)
             _atomic_symlink(link, relative)
-            steps = 1
-            if time_dim:
-                array = zarr.open_array(store=str(target), path=entry.id, mode="r", zarr_format=3)
-                steps = int(array.shape[list(array.metadata.dimension_names).index(time_dim)])
+            described = descriptions[entry.id]
+            steps = described["shape"][described["dimensions"].index(time_dim)] if time_dim else 1
             summary.stores.append(
                 StoreSummary(
                     entry.id, entry.family, str(link), steps, _directory_bytes(target), action
@@ -1819,6 +1819,21 @@ def _describe_dataset(data: xr.Dataset, entry: ProductEntry) -> dict:
     wanted = ("latitude", "longitude", *[d for d in variable.dims if d in TIME_DIMENSIONS][:1])
     values = {name: data[name].values for name in wanted if name in data.variables}
     return _description(list(variable.dims), variable.shape, values)
+
+
+def _describe_appended(
+    new: xr.Dataset, entry: ProductEntry, time_dim: str, stored_times: np.ndarray
+) -> dict:
+    """:func:`_describe_store` of a store after ``new`` (with its coordinates) is appended
+    along ``time_dim`` to one holding ``stored_times``: the same grid, the times joined,
+    without reading the extended store back (~4 ms a store, ~0.8 s of an hourly run). A
+    test compares it with the description read back after every demo product's append."""
+    variable = new[entry.id]
+    values = {name: new[name].values for name in ("latitude", "longitude") if name in new.variables}
+    values[time_dim] = np.concatenate([stored_times, new[time_dim].values])
+    shape = list(variable.shape)
+    shape[variable.dims.index(time_dim)] = values[time_dim].size
+    return _description(list(variable.dims), shape, values)
 
 
 def _description(dims: list, shape, values: dict) -> dict:

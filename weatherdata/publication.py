@@ -21,6 +21,7 @@ stays sorted and unique); a later range appends. One publisher at a time holds
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import copy
 import datetime as dt
@@ -1194,6 +1195,27 @@ def _write_documents(documents: dict, location, storage_options: dict | None = N
         path.write_bytes(documents[key].to_bytes())
 
 
+#: Stores whose metadata files are written at once (:func:`_for_each_store`).
+FILE_WRITERS = 8
+
+
+def _for_each_store(function, items) -> None:
+    """``function(item)`` for every item, ``FILE_WRITERS`` at a time; the first error is
+    raised. Each store's metadata is a handful of small files, and creating a file costs
+    ~0.5 ms on this kind of disk whatever its size: one store after another, writing the
+    documents of 243 new stores took ~1 s; creations in flight at once overlap (~3× on
+    this machine). Within a store the order stays: data, arrays' metadata, the root's,
+    then ``.complete``."""
+    items = list(items)
+    if len(items) < 2:
+        for item in items:
+            function(item)
+        return
+    with concurrent.futures.ThreadPoolExecutor(min(FILE_WRITERS, len(items))) as pool:
+        for _ in pool.map(function, items):
+            pass
+
+
 def _write_all(writes: list[tuple]) -> None:
     """Compute and write every product's lazy data, ``(source, array, region)`` from
     :func:`_lay_out_store`, as one graph (shared inputs and intermediates optimized once)."""
@@ -1352,13 +1374,17 @@ def publish(
                 progress("prepare", index + 1, len(ids))
         with _TaskProgress(progress) if progress else contextlib.nullcontext():
             _write_all(writes)
-        for entry, _action, target, _, documents in plans:
+
+        def finish(plan):
+            entry, _action, target, _, documents = plan
             if documents is None:  # extended in place: its metadata is written
                 _consolidate_quietly(str(target))
             else:
                 _write_documents(documents, target)
             _described_version(target, entry, description=descriptions[entry.id])
             (target / ".complete").write_text(__version__)
+
+        _for_each_store(finish, plans)
         _flush_to_disk([target for *_, target, _, _ in plans])
         if before_swap:
             before_swap()

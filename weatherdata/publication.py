@@ -1041,11 +1041,18 @@ def _lay_out_store(
 
 
 def _consolidate_quietly(store) -> None:
-    with warnings.catch_warnings():
-        # zarr-python notes that consolidated metadata is its own v3 extension; we
-        # publish it deliberately (one request per store).
-        warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
+    with _quiet_consolidation():
         zarr.consolidate_metadata(store, zarr_format=3)
+
+
+@contextlib.contextmanager
+def _quiet_consolidation():
+    """zarr-python notes that consolidated metadata is its own v3 extension; we publish
+    it deliberately (one request per store). ``warnings.catch_warnings`` is not
+    thread-safe: threads that consolidate run inside one such block, not each in its own."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
+        yield
 
 
 def _lay_out_with_xarray(data: xr.Dataset, encoding: dict) -> tuple[list[tuple], dict]:
@@ -1351,7 +1358,7 @@ def publish(
             target.parent.mkdir(parents=True, exist_ok=True)
             encoding = _encoding(data, entry)
             if action == "append":
-                descriptions[entry.id] = _describe_appended(data, entry, time_dim, old_times)
+                appended = data  # with its grid, for the index's description
                 _hardlink_copy(Path(os.path.realpath(store_path(root, entry))), target)
                 (target / ".complete").unlink(missing_ok=True)
                 # Coordinates without the time dimension are already in the copy: leave
@@ -1359,8 +1366,12 @@ def publish(
                 data = data.drop_vars([c for c in data.coords if time_dim not in data[c].dims])
                 data[entry.id] = _aligned_to_store(data[entry.id], target / entry.id, time_dim)
                 extended = _extend_in_place(data, target, time_dim, encoding)
-                if extended is None:
+                if extended is None:  # xarray's path: the store is described from disk
                     extended = _extend_store(data, target, time_dim)
+                else:  # the stored layout (dimensions included) is the one appended
+                    descriptions[entry.id] = _describe_appended(
+                        appended, entry, time_dim, old_times
+                    )
                 writes += extended
                 documents = None
             else:
@@ -1377,14 +1388,17 @@ def publish(
 
         def finish(plan):
             entry, _action, target, _, documents = plan
-            if documents is None:  # extended in place: its metadata is written
-                _consolidate_quietly(str(target))
+            if documents is None:  # extended: its metadata is written
+                zarr.consolidate_metadata(str(target), zarr_format=3)
             else:
                 _write_documents(documents, target)
-            _described_version(target, entry, description=descriptions[entry.id])
+            descriptions[entry.id] = _described_version(
+                target, entry, description=descriptions.get(entry.id)
+            )
             (target / ".complete").write_text(__version__)
 
-        _for_each_store(finish, plans)
+        with _quiet_consolidation():
+            _for_each_store(finish, plans)
         _flush_to_disk([target for *_, target, _, _ in plans])
         if before_swap:
             before_swap()

@@ -159,9 +159,10 @@ def standardized_precipitation_index(
 
     with :math:`q` the fraction of zero totals and :math:`\\alpha, \\beta` from Thom's
     (1958) estimator :math:`\\alpha = (1 + \\sqrt{1 + 4A/3})/(4A)`,
-    :math:`A = \\ln\\bar x - \\overline{\\ln x}` (xclim ``standardized_precipitation_index``
-    with ``method="APP"``, ``floc=0``; GB/T 20481-2017 also fits a gamma distribution —
-    its estimator was not read).
+    :math:`A = \\ln\\bar x - \\overline{\\ln x}`: xclim's ``standardized_precipitation_index``
+    with ``method="APP"``, ``floc=0``, vectorized over the grid
+    (:func:`._sector.zero_inflated_gamma_parameters`; GB/T 20481-2017 also fits a gamma
+    distribution — its estimator was not read).
     GB/T 20481 classes: > −0.5 none, (−1.0, −0.5] light, (−1.5, −1.0] moderate,
     (−2.0, −1.5] severe, ≤ −2.0 extreme drought.
 

@@ -7,8 +7,10 @@ and returns DataArrays with ``units`` set and no other metadata (the engine adds
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
+import numba
 import numpy as np
 import pandas as pd
 import pint
@@ -169,38 +171,85 @@ def rolling_window(
         raise ValueError(f"unknown window reduction {how!r}")
     if data.sizes[dim] < count:
         out = xr.full_like(data, np.nan, dtype=np.float64)
-    elif _is_dask(data):
-        out = _dask_trailing(data, dim, count, how)
     else:
-        out = data.copy(data=_trailing_window(data.values, count, how, axis=data.dims.index(dim)))
+        out = trailing_reduction(data, dim, count, how)
     return with_units(out.astype(data.dtype), data.attrs.get("units", "1"))
+
+
+def trailing_reduction(
+    data: xr.DataArray, dim: str, count: int, how: str = "sum", *, ratio: float = 1.0
+) -> xr.DataArray:
+    """The reduction of the ``count`` steps ending at each step along ``dim`` (float64;
+    missing unless all ``count`` values exist), lazily on Dask arrays (``map_overlap``),
+    without :func:`rolling_window`'s checks of the time axis. With ``ratio`` r < 1 the sum
+    weighs the step ``i`` steps back by :math:`r^i` (:func:`_running_window_sum`)."""
+    if _is_dask(data):
+        return _dask_trailing(data, dim, count, how, ratio)
+    return data.copy(
+        data=_trailing_window(data.values, count, how, axis=data.dims.index(dim), ratio=ratio)
+    )
 
 
 def _is_dask(data) -> bool:
     return hasattr(data.data, "dask")
 
 
-def _trailing_window(values: np.ndarray, count: int, how: str, axis: int = -1) -> np.ndarray:
-    """Trailing window reduction along ``axis``; NaN unless all ``count`` values exist."""
+@numba.njit(cache=True, nogil=True)
+def _running_window_sum(x, count, ratio, out):  # pragma: no cover - compiled
+    """``out[t] = Σ_{i<count} r^i x[t-i]`` along axis 0 of a 2-D float64 array, NaN unless
+    all ``count`` values are finite, from the running sum :math:`G_t = x_t + r\\,G_{t-1}`:
+    :math:`G_t - r^n G_{t-n}`. A window without a non-zero value is exactly 0 (for
+    r < 1 the difference could leave ±1e-13; the SPI counts zero totals)."""
+    steps, cells = x.shape
+    running = np.zeros((steps + 1, cells))
+    known = np.zeros((steps + 1, cells), dtype=np.int64)
+    nonzero = np.zeros((steps + 1, cells), dtype=np.int64)
+    for t in range(steps):
+        for m in range(cells):
+            value = x[t, m]
+            valid = math.isfinite(value)
+            value = value if valid else 0.0
+            running[t + 1, m] = value + ratio * running[t, m]
+            known[t + 1, m] = known[t, m] + valid
+            nonzero[t + 1, m] = nonzero[t, m] + (value != 0.0)
+    decay = ratio**count
+    for t in range(steps):
+        for m in range(cells):
+            if t < count - 1 or known[t + 1, m] - known[t + 1 - count, m] != count:
+                out[t, m] = math.nan
+            elif nonzero[t + 1, m] == nonzero[t + 1 - count, m]:
+                out[t, m] = 0.0
+            else:
+                out[t, m] = running[t + 1, m] - decay * running[t + 1 - count, m]
+
+
+def _trailing_window(
+    values: np.ndarray, count: int, how: str, axis: int = -1, ratio: float = 1.0
+) -> np.ndarray:
+    """Trailing window reduction along ``axis``; NaN unless all ``count`` values exist.
+    Sums and means take one pass (:func:`_running_window_sum`) whatever the window;
+    ``ratio`` weighs sums geometrically."""
     values = np.moveaxis(np.asarray(values), axis, 0)
+    if how in ("sum", "mean"):
+        flat = np.ascontiguousarray(values.reshape(values.shape[0], -1), dtype=np.float64)
+        window = np.empty_like(flat)
+        _running_window_sum(flat, count, ratio, window)
+        window = window.reshape(values.shape)
+        return np.moveaxis(window / count if how == "mean" else window, 0, axis)
     out = np.full(values.shape, np.nan, dtype=np.float64)
     if values.shape[0] >= count:
         valid = np.isfinite(values)
         counts = np.cumsum(valid, axis=0, dtype=np.int64)
         counts = counts[count - 1 :] - np.concatenate([np.zeros_like(counts[:1]), counts[:-count]])
-        if how in ("sum", "mean"):
-            sums = np.cumsum(np.where(valid, values, 0.0), axis=0, dtype=np.float64)
-            window = sums[count - 1 :] - np.concatenate([np.zeros_like(sums[:1]), sums[:-count]])
-            if how == "mean":
-                window = window / count
-        else:
-            view = np.lib.stride_tricks.sliding_window_view(values, count, axis=0)
-            window = view.max(axis=-1) if how == "max" else view.min(axis=-1)
+        view = np.lib.stride_tricks.sliding_window_view(values, count, axis=0)
+        window = view.max(axis=-1) if how == "max" else view.min(axis=-1)
         out[count - 1 :] = np.where(counts == count, window, np.nan)
     return np.moveaxis(out, 0, axis)
 
 
-def _dask_trailing(data: xr.DataArray, dim: str, count: int, how: str) -> xr.DataArray:
+def _dask_trailing(
+    data: xr.DataArray, dim: str, count: int, how: str, ratio: float = 1.0
+) -> xr.DataArray:
     import dask.array as dask_array
 
     axis = data.dims.index(dim)
@@ -218,6 +267,7 @@ def _dask_trailing(data: xr.DataArray, dim: str, count: int, how: str) -> xr.Dat
             count=count,
             how=how,
             axis=axis,
+            ratio=ratio,
             dtype=np.float64,
             allow_rechunk=True,
         )

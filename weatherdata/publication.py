@@ -894,6 +894,29 @@ def _extend_store(data: xr.Dataset, target: Path, append_dim: str) -> list[tuple
     return list(zip(writer.sources, writer.targets, writer.regions, strict=True))
 
 
+def _encoded_for_zarr(variable: xr.Variable, name: str) -> tuple[xr.Variable, dict]:
+    """``variable`` CF-encoded for a Zarr v3 array as xarray's writer encodes it (its
+    ``encoding`` applied: dtype, ``_FillValue``, time units), and the array's attributes
+    as they are stored (``_FillValue`` in the array's dtype): what
+    ``ZarrStore.set_variables`` does, for a new store's layout and an append alike."""
+    from xarray.backends.zarr import FillValueCoder, encode_zarr_variable
+
+    variable = encode_zarr_variable(variable, name=name, zarr_format=3)
+    attrs = variable.attrs.copy()
+    if attrs.get("_FillValue") is not None:
+        attrs["_FillValue"] = FillValueCoder.encode(attrs["_FillValue"], variable.dtype)
+    else:
+        attrs.pop("_FillValue", None)
+    return variable, _stored_attributes(attrs)
+
+
+def _stored_attributes(attributes) -> dict:
+    """Attributes as zarr stores them (xarray's ``encode_zarr_attr_value``: JSON-ready)."""
+    from xarray.backends.zarr import encode_zarr_attr_value
+
+    return {key: encode_zarr_attr_value(value) for key, value in attributes.items()}
+
+
 def _extend_in_place(
     data: xr.Dataset, target: Path, append_dim: str, encoding: dict
 ) -> list[tuple] | None:
@@ -913,7 +936,6 @@ def _extend_in_place(
 
     import zarr.api.asynchronous
     from xarray import conventions
-    from xarray.backends.zarr import FillValueCoder, encode_zarr_attr_value, encode_zarr_variable
     from xarray.namedarray.pycompat import is_chunked_array
     from zarr.core.sync import sync
 
@@ -926,12 +948,8 @@ def _extend_in_place(
         variable.encoding = {
             k: v for k, v in encoding.get(name, {}).items() if k not in ("chunks", "compressors")
         }
-        variable = encode_zarr_variable(variable, name=name, zarr_format=3)
-        attrs = dict(variable.attrs)
-        if attrs.get("_FillValue") is not None:
-            attrs["_FillValue"] = FillValueCoder.encode(attrs["_FillValue"], variable.dtype)
-        expected[name] = (variable, {k: encode_zarr_attr_value(v) for k, v in attrs.items()})
-    group_attributes = {key: encode_zarr_attr_value(value) for key, value in attributes.items()}
+        expected[name] = _encoded_for_zarr(variable, name)
+    group_attributes = _stored_attributes(attributes)
 
     async def extend():
         group = await zarr.api.asynchronous.open_group(
@@ -1088,12 +1106,7 @@ def _lay_out_in_memory(data: xr.Dataset, encoding: dict) -> tuple[list[tuple], d
     """
     from xarray import conventions
     from xarray.backends.chunks import validate_grid_chunks_alignment
-    from xarray.backends.zarr import (
-        FillValueCoder,
-        encode_zarr_attr_value,
-        encode_zarr_variable,
-        extract_zarr_variable_encoding,
-    )
+    from xarray.backends.zarr import extract_zarr_variable_encoding
     from xarray.namedarray.pycompat import is_chunked_array
     from zarr.core.sync import sync
 
@@ -1102,15 +1115,10 @@ def _lay_out_in_memory(data: xr.Dataset, encoding: dict) -> tuple[list[tuple], d
         variables[name].encoding = variable_encoding
     specifications = []
     for name, variable in variables.items():
-        variable = encode_zarr_variable(variable, name=name, zarr_format=3)
-        attrs = variable.attrs.copy()
+        variable, attrs = _encoded_for_zarr(variable, name)
         fill_value = variable.encoding.pop("fill_value", None)
         if fill_value is None and variable.dtype.kind == "f":
             fill_value = np.nan  # xarray's default for floating point (not zarr's 0)
-        if attrs.get("_FillValue") is not None:
-            attrs["_FillValue"] = FillValueCoder.encode(attrs["_FillValue"], variable.dtype)
-        else:
-            attrs.pop("_FillValue", None)
         if variable.encoding.get("_FillValue", None) is not None:
             raise ValueError(f"{name}: Zarr does not support _FillValue in encoding")
         variable.encoding.pop("_FillValue", None)
@@ -1137,10 +1145,10 @@ def _lay_out_in_memory(data: xr.Dataset, encoding: dict) -> tuple[list[tuple], d
             dtype=variable.dtype,
             fill_value=fill_value,
             dimension_names=variable.dims,
-            attributes={key: encode_zarr_attr_value(value) for key, value in attrs.items()},
+            attributes=attrs,
         )
         specifications.append((options, variable.data, region))
-    group_attributes = {key: encode_zarr_attr_value(value) for key, value in attributes.items()}
+    group_attributes = _stored_attributes(attributes)
     documents: dict = {}
     memory = zarr.storage.MemoryStore(documents)
 
@@ -1856,9 +1864,13 @@ def _describe_dataset(data: xr.Dataset, entry: ProductEntry) -> dict:
     from ``data`` itself: the values its documents hold, without reading them back
     through zarr (~4 ms a store). A test compares the two on every demo product."""
     variable = data[entry.id]
+    return _description(list(variable.dims), variable.shape, _described_values(data, variable))
+
+
+def _described_values(data: xr.Dataset, variable: xr.DataArray) -> dict:
+    """The coordinates a description reads: latitude, longitude, the first time axis."""
     wanted = ("latitude", "longitude", *[d for d in variable.dims if d in TIME_DIMENSIONS][:1])
-    values = {name: data[name].values for name in wanted if name in data.variables}
-    return _description(list(variable.dims), variable.shape, values)
+    return {name: data[name].values for name in wanted if name in data.variables}
 
 
 def _describe_appended(
@@ -1869,8 +1881,8 @@ def _describe_appended(
     without reading the extended store back (~4 ms a store, ~0.8 s of an hourly run). A
     test compares it with the description read back after every demo product's append."""
     variable = new[entry.id]
-    values = {name: new[name].values for name in ("latitude", "longitude") if name in new.variables}
-    values[time_dim] = np.concatenate([stored_times, new[time_dim].values])
+    values = _described_values(new, variable)
+    values[time_dim] = np.concatenate([stored_times, values[time_dim]])
     shape = list(variable.shape)
     shape[variable.dims.index(time_dim)] = values[time_dim].size
     return _description(list(variable.dims), shape, values)

@@ -5,6 +5,7 @@ import multiprocessing
 import os
 import random
 import shutil
+import sys
 import threading
 import time
 from pathlib import Path
@@ -573,10 +574,11 @@ def test_every_demo_store_is_extended_as_xarrays_append_extends_it(published_dem
 
 
 def test_every_demo_store_is_laid_out_as_xarrays_writer_lays_it_out(demo_inputs):
-    """The one-call layout of a new store (xarray's encoding, then zarr's asynchronous
-    API at once) gives the documents and lazy writes of xarray's own writer, for every
-    product of the demo: arrays, attributes, fill values, codecs, chunks, CF-encoded
-    times, coordinate values and consolidated metadata. And the index's description of
+    """The layout of a new store (xarray's encoding, zarr's metadata made without a
+    store, the coordinates' chunks in one zarr call) gives the documents and lazy writes
+    of xarray's own writer, for every product of the demo: arrays, attributes, fill
+    values, codecs, chunks, CF-encoded times, coordinate values and consolidated
+    metadata. And the index's description of
     each new store, made from its dataset, is the one read back from its documents."""
     from weatherdata import publication
     from weatherdata.catalog import shipped_catalog
@@ -602,3 +604,49 @@ def test_every_demo_store_is_laid_out_as_xarrays_writer_lays_it_out(demo_inputs)
         assert direct == _laid_out(publication._lay_out_with_xarray, data, encoding), product_id
         compared += 1
     assert compared >= 200, compared
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {
+            "shape": (5, 3, 4),
+            "dtype": np.dtype("float32"),
+            "chunks": (2, 3, 4),
+            "compressors": (zarr.codecs.BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"),),
+            "fill_value": np.nan,
+            "dimension_names": ("time", "latitude", "longitude"),
+            "attributes": {"units": "K", "_FillValue": "AADAfw=="},
+        },
+        {
+            "shape": (7,),
+            "dtype": np.dtype("int64"),
+            "chunks": (7,),
+            "fill_value": None,
+            "dimension_names": ("time",),
+            "attributes": {"units": "seconds since 1970-01-01", "calendar": "proleptic_gregorian"},
+        },
+        {
+            "shape": (2, 2),
+            "dtype": np.dtype("int8"),
+            "chunks": (1, 2),
+            "fill_value": -1,
+            "dimension_names": ("y", "x"),
+            "attributes": {"flag_values": [0, 1, 2]},
+        },
+    ],
+)
+def test_array_metadata_is_what_zarrs_create_array_makes(options, monkeypatch):
+    """A new array's metadata made without a store is zarr's own, and so is the fallback
+    for a zarr release without the internals it uses."""
+    from weatherdata import publication
+
+    options = {"name": "values", "config": {}, **options}
+    created = zarr.create_array(
+        zarr.storage.MemoryStore(), **{k: v for k, v in options.items() if k != "config"}
+    )
+    assert publication._array_metadata(options).to_dict() == created.metadata.to_dict()
+    monkeypatch.setitem(sys.modules, "zarr.core.chunk_grids", None)  # as if moved: ImportError
+    with pytest.raises(ImportError):
+        from zarr.core.chunk_grids import _auto_partition  # noqa: F401
+    assert publication._array_metadata(options).to_dict() == created.metadata.to_dict()

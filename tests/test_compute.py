@@ -117,3 +117,39 @@ def test_xclims_compiled_kernels_are_kept_for_the_next_process():
     other = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert other.returncode == 0, other.stderr
     assert int(other.stdout) == 1, other.stdout
+
+
+def test_pointwise_names_its_tasks_by_function_units_and_keywords():
+    """Dask names a pointwise result by what computes it, without pickling the unit
+    registry: the same call gives the same name, and any other function, input units,
+    output units or keyword gives another (a shared name would make Dask reuse one
+    result for the other)."""
+    import dask.array
+    import metpy.calc
+
+    from weatherdata.compute import pointwise
+    from weatherdata.units import unit_registry
+
+    def celsius(units):
+        return xr.DataArray(
+            dask.array.from_array(np.array([10.0, 20.0]), chunks=1),
+            dims="x",
+            attrs={"units": units},
+        )
+
+    def shifted(temperature, by):
+        return temperature + by
+
+    kelvin = unit_registry.Quantity(1.0, "delta_degC")
+    first = pointwise(shifted, celsius("degC"), units="degC", by=kelvin)
+    np.testing.assert_allclose(first.values, [11.0, 21.0])
+    assert pointwise(shifted, celsius("degC"), units="degC", by=kelvin).data.name == first.data.name
+    others = [
+        pointwise(shifted, celsius("degC"), units="K", by=kelvin),
+        pointwise(shifted, celsius("K"), units="degC", by=kelvin),
+        pointwise(shifted, celsius("degC"), units="degC", by=2 * kelvin),
+        pointwise(metpy.calc.saturation_vapor_pressure, celsius("degC"), units="degC"),
+    ]
+    names = {first.data.name} | {other.data.name for other in others}
+    assert len(names) == 5
+    np.testing.assert_allclose(others[0].values, [284.15, 294.15])

@@ -634,6 +634,15 @@ def test_every_demo_store_is_laid_out_as_xarrays_writer_lays_it_out(demo_inputs)
             "dimension_names": ("y", "x"),
             "attributes": {"flag_values": [0, 1, 2]},
         },
+        {
+            "shape": (8, 4),
+            "dtype": np.dtype("float32"),
+            "chunks": (2, 4),
+            "shards": (4, 4),
+            "fill_value": np.nan,
+            "dimension_names": ("time", "x"),
+            "attributes": {},
+        },
     ],
 )
 def test_array_metadata_is_what_zarrs_create_array_makes(options, monkeypatch):

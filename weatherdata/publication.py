@@ -1155,8 +1155,8 @@ def _lay_out_in_memory(data: xr.Dataset, encoding: dict) -> tuple[list[tuple], d
             attributes=attrs,
         )
         specifications.append((options, variable.data, region))
-    from zarr.core.buffer import default_buffer_prototype
-    from zarr.core.group import ConsolidatedMetadata, GroupMetadata
+    from zarr.buffer import default_buffer_prototype
+    from zarr.core.group import ConsolidatedMetadata, GroupMetadata  # as consolidation makes it
 
     documents: dict = {}
     memory = zarr.storage.MemoryStore(documents)
@@ -1191,16 +1191,14 @@ def _lay_out_in_memory(data: xr.Dataset, encoding: dict) -> tuple[list[tuple], d
 def _zarr_data_type(dtype: np.dtype):
     """zarr's data type of a NumPy dtype (zarr matches it against its whole registry of
     data types: ~0.15 ms a call, four calls a store)."""
-    from zarr.core.dtype import parse_dtype
+    from zarr.dtype import parse_dtype
 
     return parse_dtype(dtype, zarr_format=3)
 
 
-def _array_metadata(options: dict):
-    """The metadata ``zarr.create_array(**options)`` makes, made without a store: the steps
-    of zarr's ``init_array`` for Zarr v3 (data type, chunks, codecs, chunk key encoding),
-    ~0.1 ms an array. Those steps are zarr's internals; where a zarr release no longer
-    has them, the array is created in a throwaway memory store (~1 ms)."""
+def _zarr_metadata_steps():
+    """zarr's internal steps of ``init_array`` for Zarr v3, or None where a zarr release
+    no longer has them."""
     try:
         from zarr.core.array import (
             AsyncArray,
@@ -1210,18 +1208,31 @@ def _array_metadata(options: dict):
         from zarr.core.chunk_grids import _auto_partition
 
         create_metadata = AsyncArray._create_metadata_v3
-        data_type = _zarr_data_type(np.dtype(options["dtype"]))
     except (ImportError, AttributeError):
+        return None
+    return _auto_partition, _parse_chunk_encoding_v3, _parse_chunk_key_encoding, create_metadata
+
+
+def _array_metadata(options: dict):
+    """The metadata ``zarr.create_array(**options)`` makes, made without a store: the steps
+    of zarr's ``init_array`` for Zarr v3 (data type, chunks, codecs, chunk key encoding),
+    ~0.1 ms an array. Those steps are zarr's internals (:func:`_zarr_metadata_steps`);
+    where a zarr release no longer has them, or for a sharded array (whose codecs they
+    would have to nest), the array is created in a throwaway memory store (~1 ms)."""
+    steps = _zarr_metadata_steps() if options.get("shards") is None else None
+    if steps is None:
         options = {key: value for key, value in options.items() if key != "config"}
         return zarr.create_array(zarr.storage.MemoryStore(), **options).metadata
+    partition, codecs_of, chunk_key_encoding, create_metadata = steps
+    data_type = _zarr_data_type(np.dtype(options["dtype"]))
     shape = tuple(options["shape"])
-    _, chunks = _auto_partition(
+    _, chunks = partition(
         array_shape=shape,
-        shard_shape=options.get("shards"),
+        shard_shape=None,
         chunk_shape=options.get("chunks", "auto"),
         item_size=getattr(data_type, "item_size", 1),
     )
-    array_array, array_bytes, bytes_bytes = _parse_chunk_encoding_v3(
+    array_array, array_bytes, bytes_bytes = codecs_of(
         compressors=options.get("compressors", "auto"),
         filters=options.get("filters", "auto"),
         serializer=options.get("serializer", "auto"),
@@ -1232,7 +1243,7 @@ def _array_metadata(options: dict):
         dtype=data_type,
         chunk_shape=chunks,
         fill_value=options["fill_value"],
-        chunk_key_encoding=_parse_chunk_key_encoding(None, zarr_format=3),
+        chunk_key_encoding=chunk_key_encoding(None, zarr_format=3),
         codecs=(*array_array, array_bytes, *bytes_bytes),
         dimension_names=options["dimension_names"],
         attributes=options["attributes"],

@@ -822,3 +822,29 @@ def test_a_forgotten_file_keeps_its_report_and_is_still_checked(tmp_path):
     empty = opened.assign(air_temperature_2m=opened["air_temperature_2m"] * float("nan"))
     with pytest.raises(InputError, match="no valid value"):
         ingest.check_inputs(empty, ["air_temperature_2m"])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int16"])
+def test_masking_per_block_is_the_elementwise_rule(dtype):
+    """The range mask, its count and its any-finite flag, computed per block, are the
+    elementwise rule: NaN outside [low, high] (NaN stays NaN, not counted), float32."""
+    import dask.array
+
+    from weatherdata.ingest import normalize
+
+    cv = normalize._var("air_temperature_2m")
+    low, high = cv.range
+    values = np.linspace(low - 50, high + 50, 6 * 5 * 4).reshape(6, 5, 4).astype(dtype)
+    if values.dtype.kind == "f":
+        values[0, 0, :2] = np.nan
+    values[3:] = low - 1  # blocks with no finite value left
+    data = xr.DataArray(dask.array.from_array(values, chunks=(3, 2, 4)), dims=("t", "y", "x"))
+    masked, count, finite = normalize._mask(data, cv)
+    outside = (values < low) | (values > high)
+    expected = np.where(outside, np.nan, values).astype(np.float32)
+    assert masked.dtype == np.float32
+    np.testing.assert_array_equal(masked.values, expected)
+    assert int(count.compute()) == int(outside.sum()) > 0
+    assert bool(finite.compute()) is True
+    _, count, finite = normalize._mask(data.isel(t=slice(3, None)), cv)
+    assert (int(count.compute()), bool(finite.compute())) == (3 * 5 * 4, False)

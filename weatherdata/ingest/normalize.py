@@ -1041,16 +1041,47 @@ def forget_qc(ds: xr.Dataset) -> None:
         _LAZY.pop(rep.get("token") or "", None)
 
 
+def _outside(block: np.ndarray, low: float, high: float) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return (block < low) | (block > high)
+
+
+def _masked_block(block: np.ndarray, low: float, high: float) -> np.ndarray:
+    """``block`` in float32, NaN where it lies outside ``[low, high]`` (NaN stays NaN)."""
+    return np.where(_outside(block, low, high), np.float32(np.nan), block).astype(np.float32)
+
+
+def _outside_count_block(block: np.ndarray, low: float, high: float) -> np.ndarray:
+    """How many values of ``block`` lie outside ``[low, high]``, as one cell per block."""
+    return np.full((1,) * block.ndim, np.count_nonzero(_outside(block, low, high)), np.int64)
+
+
+def _any_finite_block(block: np.ndarray) -> np.ndarray:
+    """Whether ``block`` has a finite value, as one cell per block."""
+    return np.full((1,) * block.ndim, np.isfinite(block).any())
+
+
 def _mask(da: xr.DataArray, cv: CanonicalVariable) -> tuple[xr.DataArray, Any, Any]:
-    """Mask values outside the plausible range (lazily); lazy (masked count, any finite)."""
+    """Mask values outside the plausible range (lazily); lazy (masked count, any finite).
+
+    Each is one function over each block (``map_blocks``) rather than a chain of Dask
+    operations (two comparisons, an OR, ``where``, a cast, then a sum and ``isfinite``
+    and ``any``): it was a third of opening the demo inputs (1.3–1.5 s of ~4 s, 335
+    variables of 25 files), paid by every run that opens them.
+    """
     import dask.array as dsa
 
     lo, hi = (float(v) for v in cv.range)
     data = da.data if isinstance(da.data, dsa.Array) else dsa.from_array(np.asarray(da.data))
-    with np.errstate(invalid="ignore"):
-        outside = (data < lo) | (data > hi)
-    masked = dsa.where(outside, np.float32(np.nan), data).astype("float32")
-    return da.copy(data=masked), outside.sum(), dsa.isfinite(masked).any()
+    one_per_block = tuple((1,) * blocks for blocks in data.numblocks)
+    masked = data.map_blocks(_masked_block, lo, hi, meta=np.empty((0,) * data.ndim, np.float32))
+    outside = data.map_blocks(
+        _outside_count_block, lo, hi, chunks=one_per_block, meta=np.empty((0,) * data.ndim, int)
+    )
+    finite = masked.map_blocks(
+        _any_finite_block, chunks=one_per_block, meta=np.empty((0,) * data.ndim, bool)
+    )
+    return da.copy(data=masked), outside.sum(), finite.any()
 
 
 def _finish(da: xr.DataArray, cv: CanonicalVariable) -> xr.DataArray:

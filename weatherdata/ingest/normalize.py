@@ -1076,7 +1076,11 @@ def _mask(da: xr.DataArray, cv: CanonicalVariable) -> tuple[xr.DataArray, Any, A
     one_per_block = tuple((1,) * blocks for blocks in data.numblocks)
     masked = data.map_blocks(_masked_block, lo, hi, meta=np.empty((0,) * data.ndim, np.float32))
     outside = data.map_blocks(
-        _outside_count_block, lo, hi, chunks=one_per_block, meta=np.empty((0,) * data.ndim, int)
+        _outside_count_block,
+        lo,
+        hi,
+        chunks=one_per_block,
+        meta=np.empty((0,) * data.ndim, np.int64),
     )
     finite = masked.map_blocks(
         _any_finite_block, chunks=one_per_block, meta=np.empty((0,) * data.ndim, bool)

@@ -934,8 +934,6 @@ def _extend_in_place(
     store, ~2 s of an hourly run's 180 appends. A test appends every demo product both
     ways and compares the stores file by file.
     """
-    import asyncio
-
     import zarr.api.asynchronous
     from xarray import conventions
     from xarray.namedarray.pycompat import is_chunked_array
@@ -987,12 +985,10 @@ def _extend_in_place(
                 slice(start, None) if i == axis else slice(None) for i in range(variable.ndim)
             )
             await array.resize(tuple(shape))
-        await asyncio.gather(
-            *(
-                array.setitem(regions[name], expected[name][0].values)
-                for name, array in arrays.items()
-                if not is_chunked_array(expected[name][0].data)
-            )
+        await _set_values(
+            (array, regions[name], expected[name][0].values)
+            for name, array in arrays.items()
+            if not is_chunked_array(expected[name][0].data)
         )
         # The new version's attributes replace the old ones, as xarray puts them
         # (update_attributes merges into the dict it is given).
@@ -1009,6 +1005,13 @@ def _extend_in_place(
         for name, array in arrays.items()
         if is_chunked_array(expected[name][0].data)
     ]
+
+
+async def _set_values(assignments) -> None:
+    """``array[region] = values`` for every ``(array, region, values)`` (zarr
+    ``AsyncArray``s), concurrently: the in-memory values (coordinates, new times) of a
+    new store's layout or of an append."""
+    await asyncio.gather(*(array.setitem(region, values) for array, region, values in assignments))
 
 
 #: Attributes that say how a stored array's values are encoded: an append encodes its
@@ -1167,15 +1170,12 @@ def _lay_out_in_memory(data: xr.Dataset, encoding: dict) -> tuple[list[tuple], d
         array = zarr.AsyncArray(
             metadata[name], zarr.storage.StorePath(memory, name), options["config"]
         )
-        (writes if is_chunked_array(values) else in_memory).append((values, array, region))
-
-    async def write_in_memory():
-        await asyncio.gather(
-            *(array.setitem(region, values) for values, array, region in in_memory)
-        )
-
+        if is_chunked_array(values):
+            writes.append((values, array, region))
+        else:
+            in_memory.append((array, region, values))
     if in_memory:  # the coordinates' chunks, in one call
-        sync(write_in_memory())
+        sync(_set_values(in_memory))
     group = GroupMetadata(
         attributes=_stored_attributes(attributes),
         consolidated_metadata=ConsolidatedMetadata(metadata=metadata),

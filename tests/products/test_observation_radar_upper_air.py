@@ -261,6 +261,59 @@ def test_a_transposed_grid_block_gives_each_column_its_own_result(kernel, scalar
                 np.testing.assert_array_equal(np.squeeze(got), np.squeeze(alone))
 
 
+def test_apply_columns_hands_dask_blocks_over_without_copying_them():
+    """The lazy path gives the block function the native ``(time, level, y, x)`` block
+    with the vertical moved last as a view (Dask's gufunc path copied each block into
+    ``(time, y, x, level)`` order, a gather per product), lines up per-column inputs of
+    other shapes and chunks, and equals the eager result."""
+    rng = np.random.default_rng(5)
+    times, levels, ny, nx = 4, 9, 6, 5
+    values = rng.normal(20.0, 20.0, (times, levels, ny, nx)).astype(np.float32)
+    values[rng.random(values.shape) < 0.1] = np.nan
+    heights = xr.DataArray(np.linspace(0.0, 12000.0, levels), dims="height")
+    bottoms = rng.uniform(0.0, 6000.0, (ny, nx))  # per grid cell
+    offsets = rng.uniform(0.0, 500.0, times)  # per time: a dimension missing in the middle
+    seen = []
+
+    def block_function(height, reflectivity, bottom, offset):
+        seen.append(reflectivity.strides)
+        return kernels.maximum_above(height, reflectivity, bottom + offset)
+
+    def run(chunked):
+        data = xr.DataArray(values, dims=("time", "height", "y", "x"))
+        bottom = xr.DataArray(bottoms, dims=("y", "x"))
+        offset = xr.DataArray(offsets, dims="time")
+        if chunked:
+            data = data.chunk({"time": 2, "height": 4, "y": 3})  # the vertical gets merged
+            offset = offset.chunk({"time": 1})  # finer: the data's blocks are split
+        return kernels.apply_columns(
+            block_function,
+            heights,
+            data,
+            bottom,
+            offset,
+            core_dims=["height", "height", None, None],
+        )
+
+    eager = run(chunked=False)
+    seen.clear()
+    lazy = run(chunked=True)
+    assert lazy.chunks is not None and not seen  # nothing computed yet
+    assert lazy.dims == ("time", "y", "x")
+    np.testing.assert_array_equal(lazy.values, eager.values)
+    assert len(seen) == times * 2  # time split to single steps, y in two chunks
+    # the level axis is 3 rows of nx float32 apart: a view of the native block (a copy
+    # into rows would make it 4 bytes)
+    assert {strides[-1] for strides in seen} == {3 * nx * 4}
+    for t in range(times):
+        for y in range(ny):
+            for x in range(nx):
+                alone = kernels.maximum_above(
+                    heights.values, values[t, :, y, x], bottoms[y, x] + offsets[t]
+                )
+                np.testing.assert_array_equal(lazy.values[t, y, x], alone)
+
+
 def test_height_and_value_of_maximum_gives_the_column_maximum_in_the_same_pass():
     coordinate, values = _random_columns(8)
     heights, maxima = kernels.height_and_value_of_maximum(coordinate, values)

@@ -579,7 +579,9 @@ def test_every_demo_store_is_laid_out_as_xarrays_writer_lays_it_out(demo_inputs)
     of xarray's own writer, for every product of the demo: arrays, attributes, fill
     values, codecs, chunks, CF-encoded times, coordinate values and consolidated
     metadata. And the index's description of
-    each new store, made from its dataset, is the one read back from its documents."""
+    each new store, made from its dataset, is the one read back from its documents.
+    Coordinates' chunks encoded once and shared by the stores of a publish (a chunk
+    cache) are the ones each store encodes for itself."""
     from weatherdata import publication
     from weatherdata.catalog import shipped_catalog
     from weatherdata.engine import derive_arrays
@@ -587,7 +589,7 @@ def test_every_demo_store_is_laid_out_as_xarrays_writer_lays_it_out(demo_inputs)
     observations, forecast = demo_inputs
     catalog = shipped_catalog()
     derived = derive_arrays(observations, forecast=forecast, skip_missing=True)
-    compared = 0
+    compared, cache, coordinates = 0, {}, 0
     for product_id in derived:
         entry = catalog[product_id]
         data = publication._product_dataset(derived, entry, {"weatherdata_inputs": "[]"})
@@ -595,6 +597,11 @@ def test_every_demo_store_is_laid_out_as_xarrays_writer_lays_it_out(demo_inputs)
         data = publication._chunk_like_encoding(data, entry, encoding)
         # the index's description made from the dataset is that of the store read back
         _, documents = publication._lay_out_store(data, "unused", encoding)
+        _, shared = publication._lay_out_store(data, "unused", encoding, chunk_cache=cache)
+        assert {k: v.to_bytes() for k, v in shared.items()} == {
+            k: v.to_bytes() for k, v in documents.items()
+        }, product_id
+        coordinates += sum(c.chunks is None for c in data.coords.values() if c.ndim)
         assert publication._describe_dataset(data, entry) == publication._describe_store(
             zarr.storage.MemoryStore(documents), entry
         ), product_id
@@ -604,6 +611,7 @@ def test_every_demo_store_is_laid_out_as_xarrays_writer_lays_it_out(demo_inputs)
         assert direct == _laid_out(publication._lay_out_with_xarray, data, encoding), product_id
         compared += 1
     assert compared >= 200, compared
+    assert 0 < len(cache) < coordinates / 10, (len(cache), coordinates)  # shared, not all alike
 
 
 @pytest.mark.parametrize(

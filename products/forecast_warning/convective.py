@@ -16,10 +16,12 @@ relative humidity (the humidity every source provides, directly or via ingest).
 from __future__ import annotations
 
 import metpy.calc as mpcalc
+import metpy.constants
 import numpy as np
 import xarray as xr
 
 from weatherdata.compute import magnitude, pointwise, quantity, with_units
+from weatherdata.errors import InputError
 from weatherdata.units import convert_dataarray, parse_units, unit_registry
 
 from . import _parcel
@@ -292,6 +294,10 @@ def convective_temperature(temperature):
 def _on_levels(function, profiles, *, units, surface=(), dim=PRESSURE, **keywords):
     """Run a vectorized MetPy index on pressure-level profiles, lazily.
 
+    The four level indices (K, total totals, SWEAT, Gálvez–Davison) are MetPy's
+    formulas on the levels every column shares (:func:`_interpolated_to_pressures`),
+    equal to MetPy's functions bit for bit (tested), at a quarter of their time.
+
     Profiles reach ``function`` with the vertical axis first (MetPy's ``vertical_dim=0``)
     as pint quantities, preceded by the pressure levels [hPa]; ``surface`` arrays follow.
     """
@@ -334,8 +340,62 @@ def _on_levels(function, profiles, *, units, surface=(), dim=PRESSURE, **keyword
     return with_units(out, units)
 
 
+def _interpolated_to_pressures(targets_hpa, pressure, *profiles):
+    """``metpy.interpolate.interpolate_1d(targets, pressure, *profiles, axis=0)`` for profiles
+    that share their pressure levels (``pressure`` of shape ``(levels, 1, …)``): a list, per
+    profile, of its values at each target (axis 0, in the order of ``targets_hpa``).
+
+    MetPy's function allows every column its own levels, so it sorts each column and
+    searches each one in a Python loop (``numpy.apply_along_axis``): ~0.5 s a call on the
+    0.2° demo's 152,520 columns, a K index 0.65 s and a SWEAT index 1.6 s. Shared levels
+    are sorted and searched once; each value is then MetPy's arithmetic, in its order
+    (:math:`v_b + (v_a - v_b)\\,(x - p_b)/(p_a - p_b)` between the levels below and above,
+    the first or last pair at the ends, NaN outside the levels), so the values are
+    MetPy's (a test compares them bit for bit).
+    """
+    levels = np.asarray(pressure.m_as("hPa"), dtype=np.float64).reshape(-1)
+    targets = np.asarray(targets_hpa, dtype=np.float64).reshape(-1)
+    order = np.argsort(levels)
+    ascending = levels[order]
+    target_order = np.argsort(targets)
+    wanted = targets[target_order]
+    above = np.searchsorted(ascending, wanted)
+    clipped = np.clip(above, 1, levels.size - 1)
+    shape = (-1,) + (1,) * (profiles[0].ndim - 1)
+    below_p = ascending[clipped - 1].reshape(shape)
+    above_p = ascending[clipped].reshape(shape)
+    fraction = (wanted.reshape(shape) - below_p) / (above_p - below_p)
+    outside = ((above == levels.size).reshape(shape)) | (wanted.reshape(shape) < below_p)
+    results = []
+    for profile in profiles:
+        below_v = profile[order[clipped - 1]]
+        above_v = profile[order[clipped]]
+        values = below_v + (above_v - below_v) * fraction
+        values = np.where(np.broadcast_to(outside, values.shape), np.nan, values.m) * values.units
+        if targets[0] > targets[-1]:
+            values = values[::-1]
+        results.append(values)
+    return results
+
+
+def _k_index(pressure, temperature, dewpoint):
+    """``metpy.calc.k_index`` on levels shared by every column (:func:`_interpolated_to_pressures`)."""
+    (t850, t700, t500), (td850, td700, _) = _interpolated_to_pressures(
+        (850, 700, 500), pressure, temperature, dewpoint
+    )
+    return ((t850 - t500) + td850 - (t700 - td700)).to("degC")
+
+
+def _total_totals(pressure, temperature, dewpoint):
+    """``metpy.calc.total_totals_index`` on shared levels (:func:`_interpolated_to_pressures`)."""
+    (t850, t500), (td850, _) = _interpolated_to_pressures(
+        (850, 500), pressure, temperature, dewpoint
+    )
+    return (t850 - t500) + (td850 - t500)
+
+
 def k_index(temperature, dewpoint):
-    """K index (George 1960), ``metpy.calc.k_index`` on the pressure levels [°C].
+    """K index (George 1960), ``metpy.calc.k_index``'s values on the pressure levels [°C].
 
     .. math:: K = (T_{850} - T_{500}) + T_{d,850} - (T_{700} - T_{d,700})
 
@@ -345,11 +405,11 @@ def k_index(temperature, dewpoint):
     ----------
     George, J. J., 1960: Weather Forecasting for Aeronautics. Academic Press, 673 pp.
     """
-    return _on_levels(mpcalc.k_index, [temperature, dewpoint], units="degC", vertical_dim=0)
+    return _on_levels(_k_index, [temperature, dewpoint], units="degC")
 
 
 def total_totals_index(temperature, dewpoint):
-    """Total totals index (Miller 1972), ``metpy.calc.total_totals_index`` [K].
+    """Total totals index (Miller 1972), ``metpy.calc.total_totals_index``'s values [K].
 
     .. math:: TT = (T_{850} - T_{500}) + (T_{d,850} - T_{500})
 
@@ -358,17 +418,38 @@ def total_totals_index(temperature, dewpoint):
     Miller, R. C., 1972: Notes on analysis and severe-storm forecasting procedures of the
     Air Force Global Weather Central. AWS Tech. Rep. 200 (Rev.), 190 pp.
     """
-    return _on_levels(mpcalc.total_totals_index, [temperature, dewpoint], units="K", vertical_dim=0)
+    return _on_levels(_total_totals, [temperature, dewpoint], units="K")
 
 
 def _sweat(pressure, temperature, dewpoint, eastward_wind, northward_wind):
+    """``metpy.calc.sweat_index`` (speeds in knots) on shared levels
+    (:func:`_interpolated_to_pressures`), term by term as MetPy computes it."""
     speed = mpcalc.wind_speed(eastward_wind, northward_wind).to("knot")
     direction = mpcalc.wind_direction(eastward_wind, northward_wind)
-    return mpcalc.sweat_index(pressure, temperature, dewpoint, speed, direction, vertical_dim=0)
+    (td850,) = _interpolated_to_pressures((850,), pressure, dewpoint)
+    totals = _total_totals(pressure, temperature, dewpoint)
+    (f850, f500), (dd850, dd500) = _interpolated_to_pressures(
+        (850, 500), pressure, speed, direction
+    )
+    degree, knot = unit_registry.Quantity(1, "degree"), unit_registry.Quantity(1, "knot")
+    dewpoint_term = 12 * np.clip(td850.m_as("degC"), 0, None)
+    totals_term = 20 * np.clip(totals.m_as("delta_degC") - 49, 0, None)
+    veering = (
+        (130 * degree <= dd850)
+        & (dd850 <= 250 * degree)
+        & (210 * degree <= dd500)
+        & (dd500 <= 310 * degree)
+        & (dd500 - dd850 > 0)
+        & (f850 >= 15 * knot)
+        & (f500 >= 15 * knot)
+    )
+    shear_term = np.atleast_1d(125 * (np.sin(dd500 - dd850) + 0.2))
+    shear_term[~veering] = 0
+    return dewpoint_term + totals_term + (2 * f850.m) + f500.m + shear_term
 
 
 def severe_weather_threat_index(temperature, dewpoint, eastward_wind, northward_wind):
-    """SWEAT index (Miller 1972), ``metpy.calc.sweat_index`` with winds in knots.
+    """SWEAT index (Miller 1972), ``metpy.calc.sweat_index``'s values with winds in knots.
 
     .. math:: SWEAT = 12\\,T_{d,850} + 20\\,(TT - 49) + 2 f_{850} + f_{500} + 125\\,(S + 0.2)
 
@@ -380,16 +461,47 @@ def severe_weather_threat_index(temperature, dewpoint, eastward_wind, northward_
 
 
 def _galvez_davison(pressure, temperature, relative_humidity, surface_pressure):
+    """``metpy.calc.galvez_davison_index`` on shared levels (:func:`_interpolated_to_pressures`),
+    term by term as MetPy computes it, the mixing ratio from relative humidity (MetPy)."""
+    if pressure.m_as("hPa").max() < 950:
+        raise InputError("galvez_davison_index needs pressure levels at or below 950 hPa")
     mixing_ratio = mpcalc.mixing_ratio_from_relative_humidity(
         pressure, temperature, relative_humidity
     )
-    return mpcalc.galvez_davison_index(
-        pressure, temperature, mixing_ratio, surface_pressure, vertical_dim=0
+    theta = mpcalc.potential_temperature(pressure, temperature)
+    (t950, t850, t700, t500), (r950, r850, r700, r500), (th950, th850, th700, th500) = (
+        _interpolated_to_pressures(
+            (950, 850, 700, 500), pressure, temperature.to("K"), mixing_ratio, theta.to("K")
+        )
     )
+    kelvin = unit_registry.Quantity(1, "K")
+    latent_heat = unit_registry.Quantity(2.69e6, "J/kg")  # the paper's L, not MetPy's Lv
+    heat_capacity = metpy.constants.Cp_d
+    # adjusted equivalent potential temperatures of the boundary layer, the trade-wind
+    # inversion layer (with its -10 K offset) and the mid troposphere
+    theta_e_low = th950 * np.exp(latent_heat * r950 / (heat_capacity * t850))
+    theta_e_inversion = (th850 + th700) / 2 * np.exp(
+        latent_heat * (r850 + r700) / 2 / (heat_capacity * t850)
+    ) + (-10 * kelvin)
+    theta_e_mid = th500 * np.exp(latent_heat * r500 / (heat_capacity * t850)) + (-10 * kelvin)
+    low_excess = theta_e_low - 303 * kelvin
+    mid_excess = theta_e_mid - 303 * kelvin
+    column_buoyancy = np.atleast_1d(
+        unit_registry.Quantity(6.5e-2, "1/K^2") * low_excess * mid_excess
+    )
+    column_buoyancy[low_excess <= 0] = 0
+    warm_excess = t500 - 263.15 * kelvin
+    mid_warming = np.atleast_1d(unit_registry.Quantity(-7, "1/K") * warm_excess)
+    mid_warming[warm_excess <= 0] = 0
+    stability = (t950 - t700) + (theta_e_inversion - theta_e_low)
+    inversion = np.atleast_1d(unit_registry.Quantity(1.5, "1/K") * stability)
+    inversion[stability >= 0] = 0
+    terrain = 18 - 9000 / (surface_pressure.m_as("hPa") - 500)
+    return column_buoyancy + mid_warming + inversion + terrain
 
 
 def galvez_davison_index(temperature, relative_humidity, surface_pressure):
-    """Gálvez–Davison index for tropical convection, ``metpy.calc.galvez_davison_index``.
+    """Gálvez–Davison index for tropical convection, ``metpy.calc.galvez_davison_index``'s values.
 
     :math:`GDI = CBI + MWI + II + TC` from the 950, 850, 700 and 500 hPa temperatures and
     mixing ratios (from relative humidity, ``metpy.calc.mixing_ratio_from_relative_humidity``)

@@ -648,6 +648,78 @@ def test_level_indices_match_metpy(small_grid):
             )
 
 
+@pytest.mark.parametrize(
+    "levels",
+    [
+        [1000.0, 950.0, 925.0, 850.0, 700.0, 600.0, 500.0, 400.0, 300.0],  # every target a level
+        [1013.25, 987.3, 911.7, 833.1, 741.9, 623.3, 517.7, 433.3],  # targets between levels
+        [300.0, 500.0, 700.0, 850.0, 950.0, 1000.0],  # ascending: sorted as MetPy sorts
+    ],
+)
+def test_level_indices_on_shared_levels_are_metpys_values_bit_for_bit(levels):
+    """The K, total totals, SWEAT and Gálvez–Davison indices interpolate the levels all
+    columns share once (MetPy searches every column in a Python loop) and equal MetPy's
+    own functions on the same arrays bit for bit, NaN included; so does the interpolation
+    itself, targets outside the levels (NaN) included."""
+    from weatherdata.products.forecast_warning import convective
+
+    rng = np.random.default_rng(3)
+    n, shape = len(levels), (4, 5)
+    pressure = np.array(levels).reshape(-1, 1, 1) * units.hPa
+    # a tropical profile: 500 hPa near -5 °C, so each GDI term is on in some columns
+    standard = np.interp(np.log(levels), np.log([300.0, 500.0, 1000.0]), [240.0, 268.0, 302.0])
+    temperature = (standard[:, None, None] + rng.normal(0, 4, (n, *shape))) * units.K
+    dewpoint = temperature - rng.uniform(0.5, 25.0, (n, *shape)) * units.K
+    relative_humidity = rng.uniform(20.0, 100.0, (n, *shape)) * units.percent
+    u = rng.normal(5, 15, (n, *shape)) * units("m/s")
+    v = rng.normal(5, 15, (n, *shape)) * units("m/s")
+    # a missing temperature on a level the 850 hPa values use reaches every index as in MetPy
+    temperature[levels.index(min(level for level in levels if level >= 850)), 1, 3] = np.nan
+    surface = rng.uniform(960.0, 1030.0, shape) * units.hPa
+
+    import metpy.interpolate
+
+    targets = [1050.0, 850.0, 700.0, 500.0, 250.0] * units.hPa
+    ours = convective._interpolated_to_pressures(targets.m, pressure, temperature, dewpoint)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # MetPy warns of the targets outside the levels
+        theirs = metpy.interpolate.interpolate_1d(
+            targets, np.broadcast_to(pressure, temperature.shape), temperature, dewpoint
+        )
+    for mine, metpys in zip(ours, theirs, strict=True):
+        np.testing.assert_array_equal(mine.m_as("K"), metpys.m_as("K"))
+    assert np.isnan(ours[0][0]).all() and np.isnan(ours[0][-1]).all()
+
+    def same(mine, metpys):
+        mine = np.asarray(getattr(mine, "m", mine))
+        assert np.isfinite(mine).sum() == mine.size - 1  # all but the missing temperature's
+        np.testing.assert_array_equal(mine, np.asarray(getattr(metpys, "m", metpys)))
+
+    same(
+        convective._k_index(pressure, temperature, dewpoint).m_as("degC"),
+        mpcalc.k_index(pressure, temperature, dewpoint).m_as("degC"),
+    )
+    same(
+        convective._total_totals(pressure, temperature, dewpoint).m_as("K"),
+        mpcalc.total_totals_index(pressure, temperature, dewpoint).m_as("K"),
+    )
+    speed = mpcalc.wind_speed(u, v).to("knot")
+    same(
+        convective._sweat(pressure, temperature, dewpoint, u, v),
+        mpcalc.sweat_index(pressure, temperature, dewpoint, speed, mpcalc.wind_direction(u, v)),
+    )
+    if max(levels) >= 950:
+        mixing = mpcalc.mixing_ratio_from_relative_humidity(
+            pressure, temperature, relative_humidity
+        )
+        same(
+            convective._galvez_davison(pressure, temperature, relative_humidity, surface),
+            mpcalc.galvez_davison_index(
+                np.broadcast_to(pressure, temperature.shape), temperature, mixing, surface
+            ),
+        )
+
+
 def test_k_index_and_total_totals_hand_computed():
     """K = (20 − (−10)) + 15 − (10 − 5) = 40 °C; TT = (20 + 10) + (15 + 10) = 55 K."""
     temperature = np.array([[[[25.0]], [[20.0]], [[10.0]], [[-10.0]]]])[:, :, :, :] + 273.15

@@ -371,7 +371,9 @@ def _interpolated_to_pressures(targets_hpa, pressure, *profiles):
         below_v = profile[order[clipped - 1]]
         above_v = profile[order[clipped]]
         values = below_v + (above_v - below_v) * fraction
-        values = np.where(np.broadcast_to(outside, values.shape), np.nan, values.m) * values.units
+        values = unit_registry.Quantity(
+            np.where(np.broadcast_to(outside, values.shape), np.nan, values.m), values.units
+        )
         if targets[0] > targets[-1]:
             values = values[::-1]
         results.append(values)

@@ -153,3 +153,40 @@ def test_pointwise_names_its_tasks_by_function_units_and_keywords():
     names = {first.data.name} | {other.data.name for other in others}
     assert len(names) == 5
     np.testing.assert_allclose(others[0].values, [284.15, 294.15])
+
+
+@pytest.mark.parametrize("chunks", [None, {"time": 2, "height": 3}])
+def test_maximum_over_is_max_skipping_missing_without_a_warning(chunks):
+    """The column maximum of the valid values, missing for a column without any, equals
+    ``max(skipna=True)`` and its coordinates, and computing it warns of nothing: a
+    block's ``nanmax`` warns of the column without data, and Dask's silencing of that
+    in each chunk is not thread-safe (a race this test cannot stage deterministically)."""
+    import warnings
+
+    from weatherdata.compute import maximum_over
+
+    rng = np.random.default_rng(2)
+    values = rng.normal(20.0, 15.0, (4, 7, 3, 5)).astype(np.float32)
+    values[rng.random(values.shape) < 0.3] = np.nan
+    values[1, :, 2, 4] = np.nan  # a column without data
+    data = xr.DataArray(
+        values,
+        dims=("time", "height", "y", "x"),
+        coords={"time": pd.date_range("2026-07-01", periods=4, freq="h"), "height": np.arange(7.0)},
+        attrs={"units": "dBZ"},
+    )
+    expected = data.max("height", skipna=True)
+    with pytest.warns(RuntimeWarning, match="All-NaN"):
+        np.nanmax(values, axis=1)  # what each Dask chunk of max(skipna=True) calls
+    if chunks:
+        data = data.chunk(chunks)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = maximum_over(data, "height")
+        assert (got.chunks is not None) == bool(chunks)
+        got = got.compute(scheduler="sync")
+    assert got.dtype == np.float32 and got.dims == ("time", "y", "x")
+    assert np.isnan(got.values[1, 2, 4]) and np.isfinite(got.values).sum() == got.size - 1
+    np.testing.assert_array_equal(got.values, expected.values)
+    xr.testing.assert_identical(got.drop_attrs(), expected.drop_attrs())
+    assert got.attrs == {"units": "dBZ"}

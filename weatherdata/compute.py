@@ -21,6 +21,7 @@ from .units import ensure_registry, parse_quantity, parse_units, unit_registry
 
 __all__ = [
     "daily",
+    "maximum_over",
     "pointwise",
     "quantity",
     "rolling_window",
@@ -124,6 +125,32 @@ class _QuantityBlock:
 
 
 # -- time --------------------------------------------------------------------
+
+
+def maximum_over(data: xr.DataArray, dim: str) -> xr.DataArray:
+    """The maximum along ``dim`` of the valid values (missing where all are missing), as
+    ``data.max(dim, skipna=True)`` gives it, lazily, one task per block.
+
+    ``numpy.fmax`` skips NaN without the "All-NaN slice encountered" warning that
+    ``nanmax`` gives a column without data. Dask silences that warning in each chunk with
+    ``warnings.catch_warnings``, which is not thread-safe before Python 3.14 (CPython
+    gh-128384): with two threads one restores the other's filters, and the warning
+    reached the output of some publishes (radar columns out of range are all missing).
+    """
+    axis = data.get_axis_num(dim)
+    if not _is_dask(data):
+        values = np.fmax.reduce(np.asarray(data.data), axis=axis)
+    else:
+        whole = data.data.rechunk({axis: -1})
+        values = whole.map_blocks(
+            np.fmax.reduce,
+            axis=axis,
+            drop_axis=axis,
+            dtype=data.dtype,
+            meta=np.empty((0,) * (data.ndim - 1), data.dtype),
+        )
+    # the array without ``dim`` (its coordinates, name and attributes), holding the maxima
+    return data.isel({dim: 0}, drop=True).copy(data=values)
 
 
 def time_dimension(data: xr.DataArray) -> str:

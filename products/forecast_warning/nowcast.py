@@ -18,6 +18,7 @@ import xarray as xr
 
 from weatherdata.compute import (
     magnitude,
+    maximum_over,
     quantity,
     regularize_time,
     time_step,
@@ -149,7 +150,7 @@ def reflectivity_nowcast(reflectivity, leads, method, no_echo_reflectivity):
     in Hong Kong (SWIRLS). J. Hydrol., 288, 189–209.
     """
     composite = (
-        reflectivity.max("height", skipna=True) if "height" in reflectivity.dims else reflectivity
+        maximum_over(reflectivity, "height") if "height" in reflectivity.dims else reflectivity
     )
     composite = regularize_time(composite, "time")
     step = time_step(composite, "time")

@@ -19,7 +19,14 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage, signal
 
-from weatherdata.compute import magnitude, regularize_time, rolling_window, time_step, with_units
+from weatherdata.compute import (
+    magnitude,
+    maximum_over,
+    regularize_time,
+    rolling_window,
+    time_step,
+    with_units,
+)
 from weatherdata.errors import InputError
 from weatherdata.units import convert_dataarray, parse_units, unit_registry
 
@@ -76,7 +83,7 @@ def composite_reflectivity(radar_reflectivity):
 
     MRMS ``MergedReflectivityQCComposite``; PyCINRAD ``quick_cr``.
     """
-    return with_units(radar_reflectivity.max(HEIGHT, skipna=True), "dBZ")
+    return with_units(maximum_over(radar_reflectivity, HEIGHT), "dBZ")
 
 
 def layer_composite_reflectivity(radar_reflectivity, bottom, top):
@@ -91,7 +98,7 @@ def layer_composite_reflectivity(radar_reflectivity, bottom, top):
     if not bool(inside.any()):
         raise InputError(f"radar_reflectivity: no CAPPI level between {low:g} m and {high:g} m")
     layer = radar_reflectivity.isel({HEIGHT: np.flatnonzero(inside.values)})
-    return with_units(layer.max(HEIGHT, skipna=True), "dBZ")
+    return with_units(maximum_over(layer, HEIGHT), "dBZ")
 
 
 def _lowest_block(heights, reflectivity, surface):

@@ -141,16 +141,24 @@ def maximum_over(data: xr.DataArray, dim: str) -> xr.DataArray:
     if not _is_dask(data):
         values = np.fmax.reduce(np.asarray(data.data), axis=axis)
     else:
-        whole = data.data.rechunk({axis: -1})
-        values = whole.map_blocks(
-            np.fmax.reduce,
+        import dask.array
+
+        values = dask.array.reduction(
+            data.data,
+            _fmax_of_block,
+            _fmax_of_block,
             axis=axis,
-            drop_axis=axis,
             dtype=data.dtype,
-            meta=np.empty((0,) * (data.ndim - 1), data.dtype),
+            concatenate=True,
+            name="maximum_over",
         )
     # the array without ``dim`` (its coordinates, name and attributes), holding the maxima
     return data.isel({dim: 0}, drop=True).copy(data=values)
+
+
+def _fmax_of_block(block, axis, keepdims):
+    """The chunk and aggregate step of :func:`maximum_over` (``dask.array.reduction``)."""
+    return np.fmax.reduce(block, axis=axis, keepdims=keepdims)
 
 
 def time_dimension(data: xr.DataArray) -> str:

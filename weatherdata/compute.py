@@ -124,12 +124,10 @@ class _QuantityBlock:
         )
 
 
-# -- time --------------------------------------------------------------------
-
-
 def maximum_over(data: xr.DataArray, dim: str) -> xr.DataArray:
     """The maximum along ``dim`` of the valid values (missing where all are missing), as
-    ``data.max(dim, skipna=True)`` gives it, lazily, one task per block.
+    ``data.max(dim, skipna=True)`` gives it, lazily: a Dask reduction whose steps are
+    ``numpy.fmax.reduce`` (each block reduced before blocks along ``dim`` are combined).
 
     ``numpy.fmax`` skips NaN without the "All-NaN slice encountered" warning that
     ``nanmax`` gives a column without data. Dask silences that warning in each chunk with
@@ -159,6 +157,9 @@ def maximum_over(data: xr.DataArray, dim: str) -> xr.DataArray:
 def _fmax_of_block(block, axis, keepdims):
     """The chunk and aggregate step of :func:`maximum_over` (``dask.array.reduction``)."""
     return np.fmax.reduce(block, axis=axis, keepdims=keepdims)
+
+
+# -- time --------------------------------------------------------------------
 
 
 def time_dimension(data: xr.DataArray) -> str:

@@ -1207,10 +1207,7 @@ def _encode_in_memory(in_memory: list[tuple], documents: dict, chunk_cache: dict
     """
     from zarr.core.sync import sync
 
-    if chunk_cache is None:
-        if in_memory:
-            sync(_set_values(in_memory))
-        return
+    chunk_cache = {} if chunk_cache is None else chunk_cache  # one store: its own cache
     keys, missing = [], []
     for array, region, values in in_memory:
         described = array.metadata.to_dict()

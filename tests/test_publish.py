@@ -667,3 +667,137 @@ def test_array_metadata_is_what_zarrs_create_array_makes(options, monkeypatch):
     with pytest.raises(ImportError):
         from zarr.core.chunk_grids import _auto_partition  # noqa: F401
     assert publication._array_metadata(options).to_dict() == created.metadata.to_dict()
+
+
+def _chunk_regions(shape, chunks) -> list[tuple]:
+    """The region of each chunk of an array (edge chunks cut at the array's shape)."""
+    counts = [-(-size // chunk) for size, chunk in zip(shape, chunks, strict=True)]
+    return [
+        tuple(
+            slice(i * chunk, min((i + 1) * chunk, size))
+            for i, chunk, size in zip(index, chunks, shape, strict=True)
+        )
+        for index in np.ndindex(*counts)
+    ]
+
+
+class _CountingArray:
+    """A zarr array that counts the writes it is given."""
+
+    def __init__(self, array):
+        self.array, self.writes = array, 0
+
+    def __setitem__(self, region, values):
+        self.writes += 1
+        self.array[region] = values
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {  # the publish's codecs; an edge chunk; a chunk all fill value (NaN)
+            "shape": (5, 3, 4),
+            "dtype": "float32",
+            "chunks": (2, 3, 4),
+            "compressors": (zarr.codecs.BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"),),
+            "fill_value": np.nan,
+        },
+        {  # a filter before the bytes, big-endian bytes, zstd; edges along both axes
+            "shape": (3, 5),
+            "dtype": "int16",
+            "chunks": (2, 2),
+            "filters": (zarr.codecs.TransposeCodec(order=(1, 0)),),
+            "serializer": zarr.codecs.BytesCodec(endian="big"),
+            "compressors": (zarr.codecs.ZstdCodec(level=3),),
+            "fill_value": -1,
+        },
+        {  # zero as fill value, gzip, a chunk all zero
+            "shape": (4, 2),
+            "dtype": "float64",
+            "chunks": (2, 2),
+            "compressors": (zarr.codecs.GzipCodec(),),
+            "fill_value": 0.0,
+        },
+    ],
+)
+def test_chunk_files_are_the_files_zarr_writes(options, tmp_path):
+    """A new store's data chunks written by the publish (each encoded by the array's own
+    codecs and written as its file) are zarr's own files, chunk by chunk: an edge chunk
+    filled out with the fill value, a chunk all fill value left out, a value of another
+    data type cast; a region that is not one whole chunk goes to zarr itself."""
+    from weatherdata.publication import _ChunkFiles
+
+    rng = np.random.default_rng(0)
+    values = (rng.random(options["shape"]) * 100).astype(options["dtype"])
+    fill = options["fill_value"]
+    values[2:4] = fill  # the second chunk along the first axis holds nothing
+    regions = _chunk_regions(options["shape"], options["chunks"])
+    whole = tuple(slice(0, n) for n in options["shape"])
+    files = {}
+    for way in ("zarr", "chunk files"):
+        array = zarr.create_array(tmp_path / way, **options)
+        if way == "chunk files":
+            assert _ChunkFiles.can_write(array)
+            array = _ChunkFiles(array, tmp_path / way)
+            array.array = counting = _CountingArray(array.array)
+        for region in regions:
+            array[region] = values[region].astype("float64")  # cast as zarr casts
+        files[way] = _store_files(tmp_path / way)
+        assert np.array_equal(zarr.open_array(tmp_path / way)[whole], values, equal_nan=True)
+    assert counting.writes == 0  # every region was one chunk: no write went through zarr
+    assert files["chunk files"] == files["zarr"]
+    assert not any(name.startswith("c/1/") for name in files["zarr"])  # the empty chunks
+
+    # a region over two chunks along the first axis, then over part of a chunk: zarr's
+    span = (slice(0, min(2 * options["chunks"][0], options["shape"][0])), *whole[1:])
+    part = (slice(0, 1),) * len(whole)
+    for way in ("zarr", "chunk files"):
+        array = zarr.open_array(tmp_path / way, mode="r+")
+        if way == "chunk files":
+            array = _ChunkFiles(array, tmp_path / way)
+            array.array = counting = _CountingArray(array.array)
+        array[span] = values[span][::-1]
+        array[part] = values[part] + 1
+        files[way] = _store_files(tmp_path / way)
+    assert counting.writes == 2
+    assert files["chunk files"] == files["zarr"]
+
+
+def test_a_sharded_array_is_written_by_zarr(tmp_path):
+    """Chunks inside shards are written by zarr (a shard holds several chunks)."""
+    from weatherdata.publication import _ChunkFiles
+
+    array = zarr.create_array(tmp_path, shape=(8, 4), chunks=(2, 4), shards=(4, 4), dtype="f4")
+    assert not _ChunkFiles.can_write(array)
+
+
+def test_every_demo_store_holds_the_chunk_files_zarr_writes(published_demo, tmp_path):
+    """Every published demo store's data chunks are the files zarr writes for the same
+    values into an array with the same metadata (the publish writes new stores' chunks
+    without zarr's event loop: :class:`~weatherdata.publication._ChunkFiles`)."""
+    _, summary = published_demo
+    compared = 0
+    for store in summary.stores:
+        group = zarr.open_group(os.path.realpath(store.path), mode="r")
+        name = store.product
+        published = group[name]
+        copy = zarr.create_array(
+            tmp_path / name,
+            shape=published.shape,
+            dtype=published.dtype,
+            chunks=published.chunks,
+            fill_value=published.fill_value,
+            filters=published.filters,
+            serializer=published.serializer,
+            compressors=published.compressors,
+        )
+        values = published[...]
+        for region in _chunk_regions(published.shape, published.chunks):
+            copy[region] = values[region]
+        chunks = _store_files(Path(group.store.root, name))
+        chunks.pop("zarr.json")
+        written = _store_files(tmp_path / name)
+        written.pop("zarr.json")
+        assert chunks == written, name
+        compared += 1
+    assert compared == len(summary.stores) >= 243

@@ -1048,24 +1048,131 @@ def _lay_out_store(
         arrays, documents = _lay_out_with_xarray(data, encoding)
     else:
         arrays, documents = _lay_out_in_memory(data, encoding, chunk_cache)
-    if is_remote(location):
+    remote = is_remote(location)
+    if remote:
         destination = zarr.storage.FsspecStore.from_url(
             location, storage_options=storage_options, read_only=False
         )
     else:
         destination = zarr.storage.LocalStore(location)
-    return [
-        (
-            source,
-            zarr.Array(
-                zarr.AsyncArray(
-                    array.metadata, zarr.storage.StorePath(destination, array.path), array.config
-                )
-            ),
-            region,
+    writes = []
+    for source, array, region in arrays:
+        target = zarr.Array(
+            zarr.AsyncArray(
+                array.metadata, zarr.storage.StorePath(destination, array.path), array.config
+            )
         )
-        for source, array, region in arrays
-    ], documents
+        if not remote and _ChunkFiles.can_write(target):
+            target = _ChunkFiles(target, Path(location, array.path))
+        writes.append((source, target, region))
+    return writes, documents
+
+
+class _ChunkFiles:
+    """The data chunks of an array of a new local store, each encoded by the array's own
+    zarr codecs and written as its file: what ``zarr.Array.__setitem__`` does for a
+    region that is one whole chunk (or the array's edge of one), without the round trip
+    through zarr's event loop (its thread, a task per codec, a temporary file and a
+    rename per chunk): ~0.4 ms a 0.37 MB chunk against ~1.8 ms.
+
+    As zarr writes a chunk (``BatchedCodecPipeline.write_batch``): the values in the
+    array's data type; an edge chunk filled out to the chunk's shape with the fill value;
+    a chunk all fill value (NaN included) not written (zarr's default
+    ``write_empty_chunks=False``); the codecs in order (array to array, array to bytes,
+    bytes to bytes), each given the chunk's specification as the codecs before it left
+    it; the file at the metadata's chunk key. A new store's version directory is the
+    publish's own until its link is swapped, so a file is written in place rather than
+    renamed over (appends, whose stores share files with the previous version by hard
+    links, write through zarr). Any other region goes to the zarr array. A test writes
+    every demo product both ways and compares the files.
+    """
+
+    def __init__(self, array: zarr.Array, directory: Path):
+        from zarr.core.buffer import default_buffer_prototype
+
+        self.array = array
+        self.directory = directory
+        self.shape = array.shape
+        self.dtype = array.dtype
+        self._metadata = array.metadata
+        self._config = array._async_array.config
+        self._pipeline = array._async_array.codec_pipeline
+        self._prototype = default_buffer_prototype()
+        self._chunk_shape = self._metadata.chunk_grid.chunk_shape
+
+    def __reduce__(self):  # for Dask's distributed workers: rebuilt from the array
+        return _ChunkFiles, (self.array, self.directory)
+
+    @staticmethod
+    def can_write(array: zarr.Array) -> bool:
+        """Whether ``array``'s chunks can be written by :class:`_ChunkFiles`: Zarr v3 on a
+        regular chunk grid, every codec with zarr's synchronous encoding, no sharding."""
+        from zarr.abc.codec import SupportsSyncCodec
+        from zarr.core.chunk_grids import RegularChunkGrid
+        from zarr.core.codec_pipeline import BatchedCodecPipeline
+
+        pipeline = array._async_array.codec_pipeline
+        return (
+            array.metadata.zarr_format == 3
+            and isinstance(array.metadata.chunk_grid, RegularChunkGrid)
+            and isinstance(pipeline, BatchedCodecPipeline)
+            and not pipeline.supports_partial_encode
+            and all(
+                isinstance(codec, SupportsSyncCodec)
+                for codec in (
+                    *pipeline.array_array_codecs,
+                    pipeline.array_bytes_codec,
+                    *pipeline.bytes_bytes_codecs,
+                )
+            )
+        )
+
+    def _chunk_at(self, region) -> tuple[int, ...] | None:
+        """The coordinates of the chunk ``region`` covers whole (up to the array's edge)."""
+        if not isinstance(region, tuple) or len(region) != len(self.shape):
+            return None
+        coordinates = []
+        for part, size, chunk in zip(region, self.shape, self._chunk_shape, strict=True):
+            if not isinstance(part, slice):
+                return None
+            start, stop, step = part.indices(size)
+            if step != 1 or start % chunk or stop != min(start + chunk, size):
+                return None
+            coordinates.append(start // chunk)
+        return tuple(coordinates)
+
+    def __setitem__(self, region, values) -> None:
+        coordinates = self._chunk_at(region)
+        if coordinates is None:
+            self.array[region] = values
+            return
+        native = self._metadata.data_type.to_native_dtype()
+        values = np.asarray(values)
+        if values.dtype.name != native.name:
+            values = values.astype(native, order="A")
+        spec = self._metadata.get_chunk_spec(coordinates, self._config, self._prototype)
+        if values.shape != spec.shape:  # the array's edge: the rest of the chunk is fill
+            chunk = self._prototype.nd_buffer.create(
+                shape=spec.shape, dtype=native, order=spec.order, fill_value=spec.fill_value
+            )
+            chunk[tuple(slice(0, n) for n in values.shape)] = values
+        else:
+            chunk = self._prototype.nd_buffer.from_ndarray_like(values)
+        if not spec.config.write_empty_chunks and chunk.all_equal(spec.fill_value):
+            return  # zarr leaves such a chunk out: a reader gets the fill value
+        pipeline = self._pipeline
+        for codec in pipeline.array_array_codecs:
+            chunk = codec._encode_sync(chunk, spec)
+            spec = codec.resolve_metadata(spec)
+        encoded = pipeline.array_bytes_codec._encode_sync(chunk, spec)
+        spec = pipeline.array_bytes_codec.resolve_metadata(spec)
+        for codec in pipeline.bytes_bytes_codecs:
+            encoded = codec._encode_sync(encoded, spec)
+            spec = codec.resolve_metadata(spec)
+        path = self.directory / self._metadata.encode_chunk_key(coordinates)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as file:
+            file.write(encoded.as_buffer_like())
 
 
 def _consolidate_quietly(store) -> None:

@@ -561,12 +561,20 @@ def _chunk_like_encoding(data: xr.Dataset, entry: ProductEntry, encoding: dict) 
     """Dask chunks of the product equal to its Zarr chunks; coordinates stay in memory,
     labels as variable-length strings (also when merged with a store's older labels)."""
     variable = data[entry.id]
-    chunks = dict(zip(variable.dims, encoding[entry.id]["chunks"], strict=True))
-    data[entry.id] = variable.chunk(chunks)
-    data = data.assign_coords(
-        {name: c.compute() for name, c in data.coords.items() if c.chunks is not None}
-    )
-    return data.assign_coords(_variable_length_labels(data))
+    chunks = tuple(encoding[entry.id]["chunks"])
+    if isinstance(variable.data, dask.array.Array):
+        # Its values replaced in a shallow copy: assigning the variable would merge the
+        # dataset with it (~1 ms a store, 0.3 s of the catalog's planning).
+        values = {name: array.data for name, array in data.data_vars.items()}
+        values[entry.id] = variable.data.rechunk(chunks)
+        data = data.copy(data=values)
+    else:
+        data[entry.id] = variable.chunk(dict(zip(variable.dims, chunks, strict=True)))
+    computed = {name: c.compute() for name, c in data.coords.items() if c.chunks is not None}
+    if computed:
+        data = data.assign_coords(computed)
+    labels = _variable_length_labels(data)
+    return data.assign_coords(labels) if labels else data
 
 
 def _plan_store(root: Path, entry: ProductEntry, new: xr.Dataset, completeness=None):
@@ -1102,6 +1110,11 @@ class _ChunkFiles:
 
     def __reduce__(self):  # for Dask's distributed workers: rebuilt from the array
         return _ChunkFiles, (self.array, self.directory)
+
+    def __dask_tokenize__(self):
+        """Its directory (a new version's: one array there per publish), rather than
+        Dask pickling the array to name each store's writes (~0.3 ms a store)."""
+        return type(self).__name__, str(self.directory)
 
     @staticmethod
     def can_write(array: zarr.Array) -> bool:

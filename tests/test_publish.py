@@ -763,12 +763,19 @@ def test_chunk_files_are_the_files_zarr_writes(options, tmp_path):
     assert files["chunk files"] == files["zarr"]
 
 
-def test_a_sharded_array_is_written_by_zarr(tmp_path):
-    """Chunks inside shards are written by zarr (a shard holds several chunks)."""
+def test_a_sharded_array_or_a_zarr_without_these_internals_is_written_by_zarr(
+    tmp_path, monkeypatch
+):
+    """Chunks inside shards are written by zarr (a shard holds several chunks), and so is
+    every chunk where a zarr release has moved the internals the chunk files use."""
     from weatherdata.publication import _ChunkFiles
 
     array = zarr.create_array(tmp_path, shape=(8, 4), chunks=(2, 4), shards=(4, 4), dtype="f4")
     assert not _ChunkFiles.can_write(array)
+    plain = zarr.create_array(tmp_path / "plain", shape=(8, 4), chunks=(2, 4), dtype="f4")
+    assert _ChunkFiles.can_write(plain)
+    monkeypatch.setitem(sys.modules, "zarr.core.codec_pipeline", None)  # as if moved
+    assert not _ChunkFiles.can_write(plain)
 
 
 def test_every_demo_store_holds_the_chunk_files_zarr_writes(published_demo, tmp_path):

@@ -1119,12 +1119,16 @@ class _ChunkFiles:
     @staticmethod
     def can_write(array: zarr.Array) -> bool:
         """Whether ``array``'s chunks can be written by :class:`_ChunkFiles`: Zarr v3 on a
-        regular chunk grid, every codec with zarr's synchronous encoding, no sharding."""
-        from zarr.abc.codec import SupportsSyncCodec
-        from zarr.core.chunk_grids import RegularChunkGrid
-        from zarr.core.codec_pipeline import BatchedCodecPipeline
+        regular chunk grid, every codec with zarr's synchronous encoding, no sharding.
+        False where a zarr release no longer has the internals this uses: zarr writes."""
+        try:
+            from zarr.abc.codec import SupportsSyncCodec
+            from zarr.core.chunk_grids import RegularChunkGrid
+            from zarr.core.codec_pipeline import BatchedCodecPipeline
 
-        pipeline = array._async_array.codec_pipeline
+            pipeline = array._async_array.codec_pipeline
+        except (ImportError, AttributeError):
+            return False
         return (
             array.metadata.zarr_format == 3
             and isinstance(array.metadata.chunk_grid, RegularChunkGrid)
@@ -1180,8 +1184,12 @@ class _ChunkFiles:
         encoded = pipeline.array_bytes_codec._encode_sync(chunk, spec)
         spec = pipeline.array_bytes_codec.resolve_metadata(spec)
         for codec in pipeline.bytes_bytes_codecs:
+            if encoded is None:  # as zarr: a codec may leave nothing to store
+                return
             encoded = codec._encode_sync(encoded, spec)
             spec = codec.resolve_metadata(spec)
+        if encoded is None:
+            return
         path = self.directory / self._metadata.encode_chunk_key(coordinates)
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "wb") as file:

@@ -171,14 +171,19 @@ def metpy_column_seconds(observations, count: int) -> dict[str, float]:
     return out
 
 
-def raw_io(observations, forecast, total_bytes: int, root: Path, variables=None):
-    """Read every input (or only ``variables``: ``{"observations"|"forecast": names}``) once
-    and write exactly ``total_bytes`` of float32 with zarr alone, in 4 MiB chunks."""
+def read_inputs(observations, forecast, variables=None) -> None:
+    """Read every input (or only ``variables``: ``{"observations"|"forecast": names}``) once."""
     for key, dataset in (("observations", observations), ("forecast", forecast)):
         if dataset is None:
             continue
         names = list(dataset.data_vars) if variables is None else variables.get(key, [])
         dask.compute(*[dataset[name].data.sum() for name in names])
+
+
+def raw_io(observations, forecast, total_bytes: int, root: Path, variables=None):
+    """:func:`read_inputs`, then write exactly ``total_bytes`` of float32 with zarr alone,
+    in 4 MiB chunks."""
+    read_inputs(observations, forecast, variables)
     cells = max(1, total_bytes // 4)
     chunk = 2**20
     array = zarr.create_array(root / "raw.zarr", shape=(cells,), chunks=(chunk,), dtype="float32")
@@ -200,12 +205,10 @@ def _stores_in_memory(root: Path) -> list[tuple]:
 
 
 def zarr_same_stores(observations, forecast, stores: list[tuple], out: Path, variables) -> None:
-    """Read the inputs as :func:`raw_io` does, then write ``stores``
+    """:func:`read_inputs` as :func:`raw_io` does, then write ``stores``
     (:func:`_stores_in_memory`) with zarr alone: per store a group, each array created
     with the published metadata and written in one call, the metadata consolidated."""
-    for key, dataset in (("observations", observations), ("forecast", forecast)):
-        if dataset is not None:
-            dask.compute(*[dataset[name].data.sum() for name in variables.get(key, [])])
+    read_inputs(observations, forecast, variables)
     for name, attributes, arrays in stores:
         group = zarr.open_group(out / name, mode="w", attributes=attributes, zarr_format=3)
         for array_name, (metadata, values) in arrays.items():

@@ -60,11 +60,24 @@ def test_one_store_per_product_readable_with_plain_xarray(tmp_path):
     )
 
 
+def _bytes_of_files(store: Path) -> int:
+    return sum(
+        os.path.getsize(os.path.join(directory, name))
+        for directory, _, names in os.walk(os.path.realpath(store))
+        for name in names
+    )
+
+
 def test_append_and_replace_keep_time_sorted_and_unique(tmp_path):
     full = inputs(72)
-    publish(full.isel(time=slice(0, 24)), tmp_path, PRODUCTS)
+    summary = publish(full.isel(time=slice(0, 24)), tmp_path, PRODUCTS)
+    first = {s.product: s.bytes for s in summary.stores}
     summary = publish(full.isel(time=slice(24, 48)), tmp_path, PRODUCTS)
     assert {s.action for s in summary.stores} == {"append"}
+    # The summary counts each version's bytes, the hard-linked chunks of an append too.
+    for store in summary.stores:
+        assert store.bytes == _bytes_of_files(Path(store.path)) > first[store.product]
+    assert summary.total_bytes == sum(s.bytes for s in summary.stores)
     summary = publish(full.isel(time=slice(12, 72)), tmp_path, PRODUCTS)
     assert {s.action for s in summary.stores} == {"replace"}
     out = read(tmp_path, "temperature_2m")

@@ -246,6 +246,38 @@ def test_published_values_are_missing_outside_the_valid_range_and_the_categories
     np.testing.assert_array_equal(coded, [0, 1, 2, np.nan, np.nan])
 
 
+@pytest.mark.parametrize("lazy", [False, True], ids=["numpy", "dask"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("source", "target", "valid_range"),
+    [("degC", "K", (250.0, 300.0)), ("m s-1", "km h-1", (0.0, 100.0)), ("Pa", "hPa", None)],
+)
+def test_published_values_convert_as_the_units_conversion_does(
+    lazy, dtype, source, target, valid_range
+):
+    from weatherdata.units import convert_dataarray, linear_conversion
+
+    rng = np.random.default_rng(3)
+    values = xr.DataArray(
+        rng.normal(10.0, 20.0, size=(5, 7)).astype(dtype), dims=("y", "x"), attrs={"units": source}
+    )
+    if lazy:
+        values = values.chunk(x=3)
+    linear = linear_conversion(source, target)
+    fused = engine._published_values(values, valid_range=valid_range, linear=linear).compute()
+    stepwise = engine._published_values(
+        convert_dataarray(values, target), valid_range=valid_range
+    ).compute()
+    assert fused.dtype == stepwise.dtype == np.float32
+    np.testing.assert_array_equal(fused.values, stepwise.values)
+    if valid_range is not None:  # the range applies to the converted values
+        assert np.isnan(fused.values).any() and not np.isnan(fused.values).all()
+    if source == "degC":
+        assert linear == (1.0, 273.15)
+    with pytest.raises(UnitsError, match="cannot be converted"):
+        linear_conversion("degC", "mm")
+
+
 def test_published_values_that_must_be_read_back_and_do_not_cover_are_an_error(tmp_path):
     catalog = _catalog(tmp_path)
     ds = grid_dataset({"eastward_wind_10m": 3.0, "northward_wind_10m": 4.0}, times=3)

@@ -23,7 +23,7 @@ from . import _pickling
 from ._version import __version__
 from .catalog import Catalog, ProductEntry, parameter_value, shipped_catalog
 from .errors import CatalogError, InputError, InsufficientDataError, UnitsError
-from .units import convert_dataarray, ensure_registry, parse_units
+from .units import apply_linear, convert_dataarray, ensure_registry, linear_conversion, parse_units
 from .variables import canonical_variables
 
 _pickling.register()
@@ -168,17 +168,22 @@ def _input_time_step(observations) -> str | None:
     return f"{minutes / 60:g} hour" if minutes % 60 == 0 else f"{minutes:g} minute"
 
 
-def _published_values(result: xr.DataArray, valid_range=None, allowed=None) -> xr.DataArray:
-    """``result`` as published: missing (NaN) outside ``valid_range`` ``(low, high)`` or
-    where not one of the ``allowed`` category values, as float32 — in one pass over each
-    block (:func:`_published_block`) rather than an xarray operation per step, each
-    aligning its operands while the graph is built (~4 ms a product, ~1 s of the
-    catalog's). Block by block, because a Dask array whose metadata already say float32
-    is left alone by ``astype``, and some kernels (xclim's KBDI) return float64 blocks
-    under float32 metadata: published stores hold float32, so without this a product
-    built on one computed from the float64 values, and one built on its store from the
-    float32 ones."""
-    arguments = {"valid_range": valid_range, "allowed": allowed}
+def _published_values(
+    result: xr.DataArray, valid_range=None, allowed=None, linear=None
+) -> xr.DataArray:
+    """``result`` as published: converted by ``linear`` ``(scale, offset)``
+    (:func:`~weatherdata.units.linear_conversion` to the catalog's units, as
+    :func:`~weatherdata.units.convert_dataarray` converts), missing (NaN) outside
+    ``valid_range`` ``(low, high)`` or where not one of the ``allowed`` category values,
+    as float32 — in one pass over each block (:func:`_published_block`) rather than an
+    xarray operation per step, each aligning its operands while the graph is built
+    (~4 ms a product, ~1 s of the catalog's; the conversion and its cast back were
+    another ~0.5 ms a product). Block by block, because a Dask array whose metadata
+    already say float32 is left alone by ``astype``, and some kernels (xclim's KBDI)
+    return float64 blocks under float32 metadata: published stores hold float32, so
+    without this a product built on one computed from the float64 values, and one built
+    on its store from the float32 ones."""
+    arguments = {"valid_range": valid_range, "allowed": allowed, "linear": linear}
     if isinstance(result.data, dask.array.Array):
         data = result.data.map_blocks(
             _published_block, **arguments, dtype=np.float32, meta=np.array((), np.float32)
@@ -188,9 +193,13 @@ def _published_values(result: xr.DataArray, valid_range=None, allowed=None) -> x
     return result.copy(data=data)
 
 
-def _published_block(block: np.ndarray, valid_range=None, allowed=None) -> np.ndarray:
-    """One block of :func:`_published_values`: the tests on the values as computed, then
-    the cast (as ``where`` then ``astype`` did)."""
+def _published_block(block: np.ndarray, valid_range=None, allowed=None, linear=None) -> np.ndarray:
+    """One block of :func:`_published_values`: the conversion in the block's own floating
+    type (as :func:`~weatherdata.units.convert_dataarray` casts it back), the tests on the
+    converted values, then the cast (as ``where`` then ``astype`` did)."""
+    if linear is not None:
+        converted = apply_linear(block, *linear)
+        block = converted.astype(block.dtype, copy=False) if block.dtype.kind == "f" else converted
     keep = None
     if valid_range is not None:
         low, high = valid_range
@@ -222,8 +231,8 @@ def _finish(entry: ProductEntry, result, catalog: Catalog) -> xr.DataArray | xr.
             f"recipe {entry.recipe} of product {entry.id} returned values without units"
         )
     if entry.categories is None:
-        result = convert_dataarray(result, entry.units, where=f"product {entry.id}")
-        result = _published_values(result, valid_range=entry.valid_range)
+        linear = linear_conversion(units, entry.units, where=f"product {entry.id}")
+        result = _published_values(result, valid_range=entry.valid_range, linear=linear)
     else:
         result = _published_values(result, allowed=[c.value for c in entry.categories])
     result = result.drop_vars(

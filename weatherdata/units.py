@@ -21,6 +21,7 @@ __all__ = [
     "convert_dataarray",
     "ensure_registry",
     "import_xclim",
+    "linear_conversion",
     "parse_quantity",
     "parse_units",
     "unit_registry",
@@ -162,10 +163,9 @@ def units_equal(a: str, b: str) -> bool:
     return parse_units(a) == parse_units(b)
 
 
-def conversion(source: str, target: str, *, where: str = ""):
-    """Return ``f(array) -> array`` converting values from ``source`` to ``target``.
-
-    Affine conversions (degC <-> K) are handled; incompatible units raise UnitsError.
+def linear_conversion(source: str, target: str, *, where: str = "") -> tuple[float, float] | None:
+    """``(scale, offset)`` with ``target = source * scale + offset``, or None for the same
+    units. Affine conversions (degC <-> K) are handled; incompatible units raise UnitsError.
     """
     src, dst = parse_units(source, where=where), parse_units(target, where=where)
     if src == dst:
@@ -175,8 +175,25 @@ def conversion(source: str, target: str, *, where: str = ""):
     except pint.DimensionalityError as exc:
         msg = f"units {source!r} cannot be converted to {target!r}"
         raise UnitsError(f"{where}: {msg}" if where else msg) from exc
-    offset, scale = float(one[0]), float(one[1] - one[0])
-    return lambda values: values * scale + offset if offset else values * scale
+    return float(one[1] - one[0]), float(one[0])
+
+
+def apply_linear(values, scale: float, offset: float):
+    """``values * scale + offset`` as :func:`conversion` applies it (no addition of a zero
+    offset, so the values are those of the same arithmetic)."""
+    return values * scale + offset if offset else values * scale
+
+
+def conversion(source: str, target: str, *, where: str = ""):
+    """Return ``f(array) -> array`` converting values from ``source`` to ``target``.
+
+    Affine conversions (degC <-> K) are handled; incompatible units raise UnitsError.
+    """
+    linear = linear_conversion(source, target, where=where)
+    if linear is None:
+        return None
+    scale, offset = linear
+    return lambda values: apply_linear(values, scale, offset)
 
 
 def convert_dataarray(data, target: str, *, where: str = ""):

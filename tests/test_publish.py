@@ -593,8 +593,8 @@ def test_every_demo_store_is_laid_out_as_xarrays_writer_lays_it_out(demo_inputs)
     values, codecs, chunks, CF-encoded times, coordinate values and consolidated
     metadata. And the index's description of
     each new store, made from its dataset, is the one read back from its documents.
-    Coordinates' chunks encoded once and shared by the stores of a publish (a chunk
-    cache) are the ones each store encodes for itself."""
+    Coordinates' chunks and CF-encoded times made once and shared by the stores of a
+    publish (its cache) are the ones each store makes for itself."""
     from weatherdata import publication
     from weatherdata.catalog import shipped_catalog
     from weatherdata.engine import derive_arrays
@@ -625,6 +625,7 @@ def test_every_demo_store_is_laid_out_as_xarrays_writer_lays_it_out(demo_inputs)
         compared += 1
     assert compared >= 200, compared
     assert 0 < len(cache) < coordinates / 10, (len(cache), coordinates)  # shared, not all alike
+    assert any(key[0] == "CF encoding" for key in cache)  # the times encoded once too
 
 
 @pytest.mark.parametrize(

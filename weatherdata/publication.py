@@ -1513,14 +1513,16 @@ def _write_documents(documents: dict, location, storage_options: dict | None = N
 #: Stores whose metadata files are written at once (:func:`_for_each_store`).
 FILE_WRITERS = 8
 
+#: Threads writing new versions' documents while the data is computed (:func:`publish`).
+DOCUMENT_WRITERS = 2
+
 
 def _for_each_store(function, items) -> None:
     """``function(item)`` for every item, ``FILE_WRITERS`` at a time; the first error is
     raised. Each store's metadata is a handful of small files, and creating a file costs
     ~0.5 ms on this kind of disk whatever its size: one store after another, writing the
     documents of 243 new stores took ~1 s; creations in flight at once overlap (~3× on
-    this machine). Within a store the order stays: data, arrays' metadata, the root's,
-    then ``.complete``."""
+    this machine). ``.complete`` comes last in each store, after its data and documents."""
     items = list(items)
     if len(items) < 2:
         for item in items:
@@ -1693,15 +1695,25 @@ def publish(
             plans.append((entry, action, target, time_dim, documents))
             if progress:
                 progress("prepare", index + 1, len(ids))
-        with _TaskProgress(progress) if progress else contextlib.nullcontext():
-            _write_all(writes)
+        # A new version's metadata and coordinates (its documents) are written by threads
+        # while the data is computed: the version is invisible until its link swaps, so
+        # the order within it does not matter, and the compute mostly waits on reads
+        # (which release the GIL) while the main thread only schedules.
+        with concurrent.futures.ThreadPoolExecutor(DOCUMENT_WRITERS) as pool:
+            documents_written = [
+                pool.submit(_write_documents, documents, target)
+                for _, _, target, _, documents in plans
+                if documents is not None
+            ]
+            with _TaskProgress(progress) if progress else contextlib.nullcontext():
+                _write_all(writes)
+            for written in documents_written:
+                written.result()
 
         def finish(plan):
             entry, _action, target, _, documents = plan
             if documents is None:  # extended: its metadata is written
                 zarr.consolidate_metadata(str(target), zarr_format=3)
-            else:
-                _write_documents(documents, target)
             descriptions[entry.id] = _described_version(
                 target, entry, description=descriptions.get(entry.id)
             )

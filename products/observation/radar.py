@@ -56,11 +56,24 @@ def _as(data: xr.DataArray, units: str) -> xr.DataArray:
     return convert_dataarray(data, units)
 
 
-def _heights(reflectivity: xr.DataArray) -> xr.DataArray:
-    """The CAPPI heights in m (float64), as a DataArray along ``height``."""
+def _height_values(reflectivity: xr.DataArray) -> np.ndarray:
+    """The CAPPI heights in m (float64)."""
     coordinate = reflectivity[HEIGHT]
     factor = unit_registry.Quantity(1.0, parse_units(coordinate.attrs.get("units", "m"))).m_as("m")
-    return (coordinate.astype(np.float64) * factor).drop_attrs()
+    return np.asarray(coordinate.values, dtype=np.float64) * factor
+
+
+def _heights(reflectivity: xr.DataArray) -> xr.DataArray:
+    """The CAPPI heights in m (float64), as a DataArray along ``height`` with the
+    coordinate's coordinates and no attributes (made from the values: ``drop_attrs`` on
+    the coordinate costs ~1 ms, this ~0.2 ms)."""
+    coordinate = reflectivity[HEIGHT]
+    return xr.DataArray(
+        _height_values(reflectivity),
+        coords={name: (c.dims, c.values) for name, c in coordinate.coords.items()},
+        dims=coordinate.dims,
+        name=coordinate.name,
+    )
 
 
 def _columns(function, reflectivity, *others, **keywords):
@@ -93,11 +106,13 @@ def layer_composite_reflectivity(radar_reflectivity, bottom, top):
     (0–24 kft) and _High (24–60 kft).
     """
     low, high = magnitude(bottom, "m"), magnitude(top, "m")
-    heights = _heights(radar_reflectivity)
-    inside = (heights >= low) & (heights <= high)
-    if not bool(inside.any()):
+    heights = _height_values(radar_reflectivity)
+    levels = np.flatnonzero((heights >= low) & (heights <= high))
+    if not levels.size:
         raise InputError(f"radar_reflectivity: no CAPPI level between {low:g} m and {high:g} m")
-    layer = radar_reflectivity.isel({HEIGHT: np.flatnonzero(inside.values)})
+    if levels[-1] - levels[0] + 1 == levels.size:  # adjacent levels: a slice, not a gather
+        levels = slice(int(levels[0]), int(levels[-1]) + 1)
+    layer = radar_reflectivity.isel({HEIGHT: levels})
     return with_units(maximum_over(layer, HEIGHT), "dBZ")
 
 

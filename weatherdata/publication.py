@@ -2122,7 +2122,20 @@ STAC_VERSION = "1.1.0"
 
 
 def _published_entries(root: Path, catalog: Catalog) -> list[ProductEntry]:
-    return [e for e in catalog.products.values() if store_path(root, e).exists()]
+    """The catalog's products with a store under ``root`` (its link resolving): each
+    family's directory listed once, rather than a ``stat`` per catalog entry."""
+    names: dict[str, set] = {}
+    for family in {entry.family for entry in catalog.products.values()}:
+        try:
+            with os.scandir(Path(root) / family) as entries:
+                names[family] = {item.name for item in entries}
+        except (FileNotFoundError, NotADirectoryError):
+            names[family] = set()
+    return [
+        entry
+        for entry in catalog.products.values()
+        if f"{entry.id}.zarr" in names[entry.family] and store_path(root, entry).exists()
+    ]
 
 
 async def _read_description(location, product_id: str, storage_options) -> tuple:

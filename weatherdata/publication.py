@@ -1695,20 +1695,7 @@ def publish(
             plans.append((entry, action, target, time_dim, documents))
             if progress:
                 progress("prepare", index + 1, len(ids))
-        # A new version's metadata and coordinates (its documents) are written by threads
-        # while the data is computed: the version is invisible until its link swaps, so
-        # the order within it does not matter, and the compute mostly waits on reads
-        # (which release the GIL) while the main thread only schedules.
-        with concurrent.futures.ThreadPoolExecutor(DOCUMENT_WRITERS) as pool:
-            documents_written = [
-                pool.submit(_write_documents, documents, target)
-                for _, _, target, _, documents in plans
-                if documents is not None
-            ]
-            with _TaskProgress(progress) if progress else contextlib.nullcontext():
-                _write_all(writes)
-            for written in documents_written:
-                written.result()
+        sizes: dict[str, int] = {}
 
         def finish(plan):
             entry, _action, target, _, documents = plan
@@ -1718,9 +1705,28 @@ def publish(
                 target, entry, description=descriptions.get(entry.id)
             )
             (target / ".complete").write_text(__version__)
+            sizes[entry.id] = _directory_bytes(target)
 
+        # A new version's metadata and coordinates (its documents) are written by threads
+        # while the data is computed: the version is invisible until its link swaps, so
+        # the order within it does not matter, and the compute mostly waits on reads
+        # (which release the GIL) while the main thread only schedules. The same threads
+        # then finish each new version (its ``.complete`` after its data and documents);
+        # extended versions, whose metadata is consolidated now, have more threads.
+        new_versions = [plan for plan in plans if plan[-1] is not None]
+        with concurrent.futures.ThreadPoolExecutor(DOCUMENT_WRITERS) as pool:
+            documents_written = [
+                pool.submit(_write_documents, documents, target)
+                for _, _, target, _, documents in new_versions
+            ]
+            with _TaskProgress(progress) if progress else contextlib.nullcontext():
+                _write_all(writes)
+            for written in documents_written:
+                written.result()
+            for _ in pool.map(finish, new_versions):
+                pass
         with _quiet_consolidation():
-            _for_each_store(finish, plans)
+            _for_each_store(finish, [plan for plan in plans if plan[-1] is None])
         _flush_to_disk([target for *_, target, _, _ in plans])
         if before_swap:
             before_swap()
@@ -1731,9 +1737,7 @@ def publish(
             described = descriptions[entry.id]
             steps = described["shape"][described["dimensions"].index(time_dim)] if time_dim else 1
             summary.stores.append(
-                StoreSummary(
-                    entry.id, entry.family, str(link), steps, _directory_bytes(target), action
-                )
+                StoreSummary(entry.id, entry.family, str(link), steps, sizes[entry.id], action)
             )
         write_stac(root, catalog)
         for entry, *_ in plans:

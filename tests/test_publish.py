@@ -586,7 +586,7 @@ def test_every_demo_store_is_extended_as_xarrays_append_extends_it(published_dem
     assert extended >= 150, extended
 
 
-def test_every_demo_store_is_laid_out_as_xarrays_writer_lays_it_out(demo_inputs):
+def test_every_demo_store_is_laid_out_as_xarrays_writer_lays_it_out(demo_inputs, monkeypatch):
     """The layout of a new store (xarray's encoding, zarr's metadata made without a
     store, the coordinates' chunks in one zarr call) gives the documents and lazy writes
     of xarray's own writer, for every product of the demo: arrays, attributes, fill
@@ -594,7 +594,8 @@ def test_every_demo_store_is_laid_out_as_xarrays_writer_lays_it_out(demo_inputs)
     metadata. And the index's description of
     each new store, made from its dataset, is the one read back from its documents.
     Coordinates' chunks and CF-encoded times made once and shared by the stores of a
-    publish (its cache) are the ones each store makes for itself."""
+    publish (its cache) are the ones each store makes for itself. The coordinates'
+    chunks are encoded without zarr's event loop (:class:`_ChunkEncoder`)."""
     from weatherdata import publication
     from weatherdata.catalog import shipped_catalog
     from weatherdata.engine import derive_arrays
@@ -603,6 +604,12 @@ def test_every_demo_store_is_laid_out_as_xarrays_writer_lays_it_out(demo_inputs)
     catalog = shipped_catalog()
     derived = derive_arrays(observations, forecast=forecast, skip_missing=True)
     compared, cache, coordinates = 0, {}, 0
+    through_zarr, set_values = [], publication._set_values
+    monkeypatch.setattr(
+        publication,
+        "_set_values",
+        lambda assignments: through_zarr.append(assignments) or set_values(assignments),
+    )
     for product_id in derived:
         entry = catalog[product_id]
         data = publication._product_dataset(derived, entry, {"weatherdata_inputs": "[]"})
@@ -626,6 +633,7 @@ def test_every_demo_store_is_laid_out_as_xarrays_writer_lays_it_out(demo_inputs)
     assert compared >= 200, compared
     assert 0 < len(cache) < coordinates / 10, (len(cache), coordinates)  # shared, not all alike
     assert any(key[0] == "CF encoding" for key in cache)  # the times encoded once too
+    assert not through_zarr
 
 
 @pytest.mark.parametrize(

@@ -990,9 +990,13 @@ def test_previous_run_by_one_shift_equals_run_by_run(every, lead_step, leads):
             "lead_time": pd.timedelta_range(0, periods=leads, freq=lead_step),
         },
     )
-    shifted, by_run = _previous_run(field), _previous_run_by_run(field)
-    assert shifted.dtype == by_run.dtype == np.float32
-    np.testing.assert_array_equal(shifted.values, by_run.values)
+    by_run = _previous_run_by_run(field)
+    for form in (field, field.compute(), field.transpose("lead_time", "longitude", ...)):
+        shifted = _previous_run(form)  # lazy, in memory, the runs' axes in another order
+        assert shifted.dtype == by_run.dtype == np.float32
+        assert shifted.dims == form.dims
+        assert (shifted.chunks is None) == (form.chunks is None)  # lazy stays lazy
+        np.testing.assert_array_equal(shifted.transpose(*field.dims).values, by_run.values)
     assert np.isfinite(by_run.values[1:]).any() or leads * pd.Timedelta(lead_step) <= pd.Timedelta(
         every
     )

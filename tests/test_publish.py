@@ -470,6 +470,42 @@ def test_new_versions_are_flushed_once_per_file_system_else_file_by_file(tmp_pat
         assert set(fsynced) == every_path
 
 
+def test_index_documents_are_made_durable_at_once_then_renamed_in_order(tmp_path, monkeypatch):
+    """The STAC documents are written to temporaries, made durable together (one syncfs
+    per file system, else an fsync of each) before the first is renamed over its path,
+    then renamed in the order given (items first, the root last); a failure renames
+    nothing and leaves no temporary."""
+    from weatherdata import publication
+
+    documents = [(tmp_path / "a" / "item.json", "item"), (tmp_path / "catalog.json", "root")]
+    events = []
+    real_replace, real_fsync = os.replace, os.fsync
+    monkeypatch.setattr(
+        os, "replace", lambda a, b: events.append(("rename", Path(b))) or real_replace(a, b)
+    )
+    monkeypatch.setattr(os, "fsync", lambda d: events.append(("fsync", None)) or real_fsync(d))
+    monkeypatch.setattr(
+        publication, "_syncfs", lambda: lambda descriptor: events.append(("syncfs", None)) or 0
+    )
+    publication._atomic_write_texts(documents)
+    assert events == [("syncfs", None), ("rename", documents[0][0]), ("rename", documents[1][0])]
+    assert [path.read_text() for path, _ in documents] == ["item", "root"]
+
+    events.clear()
+    monkeypatch.setattr(publication, "_syncfs", lambda: None)
+    publication._atomic_write_texts([(path, text + "2") for path, text in documents])
+    assert [kind for kind, _ in events] == ["fsync", "fsync", "rename", "rename"]
+    assert [path.read_text() for path, _ in documents] == ["item2", "root2"]
+
+    events.clear()
+    (tmp_path / "blocked").write_text("a file, not a directory")
+    with pytest.raises(OSError):
+        publication._atomic_write_texts([documents[0], (tmp_path / "blocked" / "x.json", "x")])
+    assert not events  # nothing renamed
+    assert documents[0][0].read_text() == "item2"
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
+
+
 def test_a_publish_from_since_computes_from_each_products_lookback_not_the_record():
     """Inputs read as one chunk of many days are cut where each product's inputs start
     for ``since`` (a step and a day earlier too): the hour's temperature needs only the

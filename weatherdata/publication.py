@@ -254,14 +254,50 @@ def _fsync_directory(path: Path) -> None:
             os.close(descriptor)
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+def _write_temporaries(documents: list[tuple[Path, str]]) -> list[tuple[Path, Path]]:
+    """Write each ``(path, text)`` to a temporary file beside its path: ``[(temporary,
+    path)]`` for :func:`_rename_temporaries` once they are durable. On an error the
+    temporaries written are removed."""
+    temporaries = []
+    try:
+        for path, text in documents:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+            temporaries.append((temporary, path))
+            temporary.write_text(text, encoding="utf-8")
+    except BaseException:
+        _remove_temporaries(temporaries)
+        raise
+    return temporaries
+
+
+def _rename_temporaries(temporaries: list[tuple[Path, Path]]) -> None:
+    """Each temporary renamed over its path, in order (a rename is atomic)."""
+    try:
+        for temporary, path in temporaries:
+            os.replace(temporary, path)
+    except BaseException:
+        _remove_temporaries(temporaries)
+        raise
+
+
+def _remove_temporaries(temporaries: list[tuple[Path, Path]]) -> None:
+    for temporary, _ in temporaries:
+        temporary.unlink(missing_ok=True)
+
+
+def _atomic_write_texts(documents: list[tuple[Path, str]]) -> None:
+    """Write each ``(path, text)`` atomically, in the order given: every text to a
+    temporary file beside its path, all of them made durable at once
+    (:func:`_flush_files`), then each renamed over its path. An fsync per file cost
+    ~0.6 ms on disk (the index of a 243-product root is ~250 documents)."""
+    temporaries = _write_temporaries(documents)
+    try:
+        _flush_files([temporary for temporary, _ in temporaries])
+    except BaseException:
+        _remove_temporaries(temporaries)
+        raise
+    _rename_temporaries(temporaries)
 
 
 def _atomic_symlink(link: Path, target: str) -> None:
@@ -305,11 +341,12 @@ def _syncfs():
         return None
 
 
-def _flush_to_disk(directories: list[Path]) -> None:
-    """Make the files and directories of new store versions durable before any is
-    swapped in. On Linux one ``syncfs`` per file system: fsync of every file (~20 a
-    store) cost ~3.5 ms a store, 0.85 s of the 0.2° demo's 243 stores, against ~20 ms for
-    one syncfs; elsewhere, or if it fails, each file and directory is fsynced."""
+def _flush_to_disk(directories: list[Path], files: list[Path] = ()) -> None:
+    """Make the files and directories of new store versions (and ``files``) durable
+    before any is swapped in. On Linux one ``syncfs`` per file system: fsync of every file
+    (~20 a store) cost ~3.5 ms a store, 0.85 s of the 0.2° demo's 243 stores, against
+    ~20 ms for one syncfs; elsewhere, or if it fails, each file and directory is
+    fsynced."""
     syncfs, synced = _syncfs(), set()
     for directory in directories:
         device = os.stat(directory).st_dev
@@ -324,6 +361,25 @@ def _flush_to_disk(directories: list[Path]) -> None:
             finally:
                 os.close(descriptor)
         _fsync_tree(directory)
+    _flush_files([path for path in files if os.stat(path).st_dev not in synced])
+
+
+def _flush_files(paths: list[Path]) -> None:
+    """Make the files ``paths`` durable: one ``syncfs`` per file system on Linux, else
+    (or if it fails) an fsync of each file."""
+    syncfs, synced = _syncfs(), set()
+    for path in paths:
+        device = os.stat(path).st_dev
+        if device in synced:
+            continue
+        descriptor = os.open(path, os.O_RDONLY)
+        try:
+            if syncfs is not None and syncfs(descriptor) == 0:
+                synced.add(device)
+            else:
+                os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
 
 
 def _directory_bytes(path: Path) -> int:
@@ -1779,7 +1835,13 @@ def publish(
                 pass
         with _quiet_consolidation():
             _for_each_store(finish, [plan for plan in plans if plan[-1] is None])
-        _flush_to_disk([target for *_, target, _, _ in plans])
+        # The index as it will be once the versions are swapped in, written beside it and
+        # made durable with them: after the swap only renames remain (a full disk cannot
+        # strike between the stores and their index).
+        index = _write_temporaries(
+            _stac_texts(root, catalog, {e.id: (e, descriptions[e.id]) for e, *_ in plans})
+        )
+        _flush_to_disk([target for *_, target, _, _ in plans], files=[t for t, _ in index])
         if before_swap:
             before_swap()
         for entry, action, target, time_dim, _ in plans:
@@ -1791,7 +1853,7 @@ def publish(
             summary.stores.append(
                 StoreSummary(entry.id, entry.family, str(link), steps, sizes[entry.id], action)
             )
-        write_stac(root, catalog)
+        _rename_temporaries(index)
         for entry, *_ in plans:
             _clean_stale(root, entry)
     summary.seconds = time.monotonic() - started
@@ -2462,17 +2524,30 @@ def _described_version(store: Path, entry: ProductEntry, description=None) -> di
 
 def write_stac(root: Path, catalog: Catalog) -> None:
     """Write the STAC documents for every store under a local root (items first, root last)."""
-    stores = {
-        e.id: (e, f"{e.family}/{e.id}.zarr", _described_version(store_path(root, e), e))
-        for e in _published_entries(root, catalog)
-    }
+    _atomic_write_texts(_stac_texts(root, catalog))
+
+
+def _stac_texts(root: Path, catalog: Catalog, pending: dict | None = None) -> list[tuple]:
+    """The STAC documents of a local root as ``[(path, text)]``, items first and the root
+    last: every store under it, and ``pending`` ``{product id: (entry, description)}``,
+    the versions a publish is about to swap in (described as they will be)."""
+    pending = pending or {}
+    published = {e.id for e in _published_entries(root, catalog)} if root.is_dir() else set()
+    stores = {}
+    for entry in catalog.products.values():
+        if entry.id in pending:
+            stores[entry.id] = (entry, f"{entry.family}/{entry.id}.zarr", pending[entry.id][1])
+        elif entry.id in published:
+            description = _described_version(store_path(root, entry), entry)
+            stores[entry.id] = (entry, f"{entry.family}/{entry.id}.zarr", description)
     documents = build_stac(stores)
-    for relative in sorted(
+    ordered = sorted(
         documents, key=lambda r: (r in ("catalog.json", "products.json"), -r.count("/"))
-    ):
-        _atomic_write_text(
-            root / relative, json.dumps(documents[relative], indent=1, ensure_ascii=False)
-        )
+    )
+    return [
+        (root / relative, json.dumps(documents[relative], indent=1, ensure_ascii=False))
+        for relative in ordered
+    ]
 
 
 def _iso(value) -> str:

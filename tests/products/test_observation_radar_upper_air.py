@@ -314,6 +314,16 @@ def test_apply_columns_hands_dask_blocks_over_without_copying_them():
                 np.testing.assert_array_equal(lazy.values[t, y, x], alone)
 
 
+def test_whole_column_merges_the_vertical_only_where_it_is_split():
+    values = xr.DataArray(np.zeros((2, 6, 3)), dims=("time", "height", "x"))
+    assert kernels.whole_column(values, "height") is values  # in memory
+    split = values.chunk({"time": 1, "height": 2})
+    merged = kernels.whole_column(split, "height")
+    assert merged.chunks == ((1, 1), (6,), (3,))
+    assert kernels.whole_column(merged, "height") is merged  # already one chunk
+    assert kernels.whole_column(split, "level") is split  # no such dimension
+
+
 def test_height_and_value_of_maximum_gives_the_column_maximum_in_the_same_pass():
     coordinate, values = _random_columns(8)
     heights, maxima = kernels.height_and_value_of_maximum(coordinate, values)

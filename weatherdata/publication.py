@@ -530,7 +530,10 @@ def _product_dataset(
     if entry.undefined_where:  # missing by definition in places (the catalog says where)
         variable = variable.assign_attrs(weatherdata_undefined_where=entry.undefined_where)
     data = variable.to_dataset()
-    data = data.drop_vars([c for c in data.coords if c not in variable.coords])
+    # (each xarray step copies the dataset's indexes: taken only where there is work)
+    foreign = [c for c in data.coords if c not in variable.coords]
+    if foreign:
+        data = data.drop_vars(foreign)
     # Coordinates are small: load lazy ones (e.g. a forecast's reference time per
     # observation time) so each becomes one chunk, read in one request.
     lazy = {
@@ -538,7 +541,8 @@ def _product_dataset(
         for name, coordinate in data.coords.items()
         if coordinate.chunks is not None
     }
-    data = data.assign_coords(lazy)
+    if lazy:
+        data = data.assign_coords(lazy)
     data.attrs = {
         "Conventions": "CF-1.10",
         "title": f"{entry.name.en} ({entry.name.zh})",

@@ -10,11 +10,14 @@ Layout under the root (a plain directory any static web server can serve)::
     ROOT/<family>/_versions/<id>/<version>/    the Zarr v3 store of one version
 
 A publish writes a complete new version next to the current one (appends start from
-a hard-linked copy of the current version, so only new chunks are written), writes
-its metadata last, consolidates it, and then swaps the symlink with one atomic
-``rename``. A publish killed at any moment therefore leaves every store readable as
-its previous or its new version, and the STAC index, written after the swap, never
-points at a store that does not exist. Re-publishing a time range replaces it (time
+a hard-linked copy of the current version, so only new chunks are written, and their
+metadata is consolidated after the data), marks it ``.complete``, makes it durable,
+and then swaps the symlink with one atomic ``rename``; a new version is invisible
+until then, so its data and metadata files are written in whatever order is fastest.
+A publish killed at any moment therefore leaves every store readable as its previous
+or its new version. The STAC index is written beside the versions before the swap and
+renamed into place after it, so it never points at a store that does not exist.
+Re-publishing a time range replaces it (time
 stays sorted and unique); a later range appends. One publisher at a time holds
 ``ROOT/.weatherdata.lock``.
 """
@@ -1160,7 +1163,7 @@ def _lay_out_store(
     the 0.5° demo's 52 s of store planning). Why in memory: written in place, every
     array's metadata went to disk twice (created, then its attributes) and was read back
     to consolidate it, ~20 ms a store of a publish's fixed cost (0.2° demo: 243 stores,
-    ~5 s); in memory the store's files are written once, data first and metadata last.
+    ~5 s); in memory the store's files are written once.
     How: :func:`_lay_out_in_memory`, or for labels (variable-length strings) xarray's
     own writer, :func:`_lay_out_with_xarray`. ``chunk_cache``: the coordinates' encoded
     chunks, shared by the stores of one publish (:func:`_lay_out_in_memory`).

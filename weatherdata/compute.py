@@ -7,6 +7,7 @@ and returns DataArrays with ``units`` set and no other metadata (the engine adds
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -22,6 +23,7 @@ from .units import ensure_registry, parse_quantity, parse_units, unit_registry
 __all__ = [
     "daily",
     "maximum_over",
+    "minimum_over",
     "pointwise",
     "quantity",
     "rolling_window",
@@ -135,28 +137,39 @@ def maximum_over(data: xr.DataArray, dim: str) -> xr.DataArray:
     gh-128384): with two threads one restores the other's filters, and the warning
     reached the output of some publishes (radar columns out of range are all missing).
     """
+    return _reduced_over(data, dim, np.fmax, "maximum_over")
+
+
+def minimum_over(data: xr.DataArray, dim: str) -> xr.DataArray:
+    """The minimum along ``dim`` of the valid values (missing where all are missing), as
+    ``data.min(dim, skipna=True)`` gives it: :func:`maximum_over` with ``numpy.fmin``."""
+    return _reduced_over(data, dim, np.fmin, "minimum_over")
+
+
+def _reduced_over(data: xr.DataArray, dim: str, function: np.ufunc, name: str) -> xr.DataArray:
     axis = data.get_axis_num(dim)
     if not _is_dask(data):
-        values = np.fmax.reduce(np.asarray(data.data), axis=axis)
+        values = function.reduce(np.asarray(data.data), axis=axis)
     else:
         import dask.array
 
+        step = functools.partial(_reduce_block, function=function)
         values = dask.array.reduction(
             data.data,
-            _fmax_of_block,
-            _fmax_of_block,
+            step,
+            step,
             axis=axis,
             dtype=data.dtype,
             concatenate=True,
-            name="maximum_over",
+            name=name,
         )
-    # the array without ``dim`` (its coordinates, name and attributes), holding the maxima
+    # the array without ``dim`` (its coordinates, name and attributes), holding the result
     return data.isel({dim: 0}, drop=True).copy(data=values)
 
 
-def _fmax_of_block(block, axis, keepdims):
-    """The chunk and aggregate step of :func:`maximum_over` (``dask.array.reduction``)."""
-    return np.fmax.reduce(block, axis=axis, keepdims=keepdims)
+def _reduce_block(block, axis, keepdims, function):
+    """The chunk and aggregate step of :func:`_reduced_over` (``dask.array.reduction``)."""
+    return function.reduce(block, axis=axis, keepdims=keepdims)
 
 
 # -- time --------------------------------------------------------------------

@@ -20,7 +20,7 @@ import metpy.constants
 import numpy as np
 import xarray as xr
 
-from weatherdata.compute import magnitude, pointwise, quantity, with_units
+from weatherdata.compute import magnitude, minimum_over, pointwise, quantity, with_units
 from weatherdata.errors import InputError
 from weatherdata.units import convert_dataarray, parse_units, unit_registry
 
@@ -555,7 +555,7 @@ def equivalent_potential_temperature_deficit(
     )
     psfc = _in(surface_pressure, "hPa")
     in_layer = (pressure <= bottom) & (pressure >= top) & (pressure < psfc)
-    lowest = theta_levels.where(in_layer).min(PRESSURE)
+    lowest = minimum_over(theta_levels.where(in_layer), PRESSURE)
     theta_surface = pointwise(
         mpcalc.equivalent_potential_temperature,
         surface_pressure,

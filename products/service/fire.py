@@ -18,6 +18,7 @@ import xarray as xr
 
 from weatherdata.compute import (
     continues_record,
+    maximum_over,
     pointwise,
     published_at,
     quantity,
@@ -580,8 +581,8 @@ def hot_dry_windy_index(
     ground = convert_dataarray(surface_pressure, "hPa")
     depth = quantity(layer_depth).m_as("hPa")
     inside = (pressure <= ground) & (pressure >= ground - depth)
-    lowest_vpd = level_vpd.where(inside).max("pressure").fillna(-np.inf)
-    lowest_wind = level_wind.where(inside).max("pressure").fillna(-np.inf)
+    lowest_vpd = maximum_over(level_vpd.where(inside), "pressure").fillna(-np.inf)
+    lowest_wind = maximum_over(level_wind.where(inside), "pressure").fillna(-np.inf)
     known = (
         surface_vpd.notnull()
         & surface_wind.notnull()

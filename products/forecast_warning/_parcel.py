@@ -352,11 +352,20 @@ def _interp_log(x, xp_desc, fp, n):
     if not (x >= xp_desc[n - 1] and x <= xp_desc[0]):
         return _NAN
     lx = math.log(x)
-    above = 0
-    for j in range(n):
-        if math.log(xp_desc[n - 1 - j]) >= lx:
-            above = j
-            break
+    # searchsorted(left) of ln x in ln xp ascending (xp_desc reversed), by bisection: the
+    # logs of a column's distinct levels increase strictly, so this is the index a linear
+    # scan finds, with a handful of logarithms instead of one per level.
+    low = 0
+    high = n - 1
+    if math.log(xp_desc[0]) < lx:
+        high = n
+    while low < high:
+        middle = (low + high) // 2
+        if math.log(xp_desc[n - 1 - middle]) >= lx:
+            high = middle
+        else:
+            low = middle + 1
+    above = low if low < n else 0
     if above == 0:
         above = 1
     ia = n - 1 - above
@@ -963,12 +972,38 @@ def _first_crossing_height(p, values, z, n, threshold):
     """
     for i in range(n - 1):
         if values[i] >= threshold and values[i + 1] < threshold:
-            x0 = math.log(p[i])
-            x1 = math.log(p[i + 1])
-            f = (threshold - values[i]) / (values[i + 1] - values[i])
-            crossing = math.exp(x0 + f * (x1 - x0))
-            return _height_at_pressure(crossing, p, z, n) - z[0]
+            return _crossing_height(p, z, n, i, values[i], values[i + 1], threshold)
     if values[0] <= threshold:
+        return 0.0
+    return _NAN
+
+
+@njit(cache=True, error_model="numpy")
+def _crossing_height(p, z, n, i, lower, upper, threshold):
+    """Height AGL where a value going from ``lower`` (level i) to ``upper`` (level i + 1),
+    linear in ln p, meets ``threshold``."""
+    x0 = math.log(p[i])
+    x1 = math.log(p[i + 1])
+    f = (threshold - lower) / (upper - lower)
+    crossing = math.exp(x0 + f * (x1 - x0))
+    return _height_at_pressure(crossing, p, z, n) - z[0]
+
+
+@njit(cache=True, error_model="numpy")
+def _wet_bulb_zero_height(p, t, td, z, n):
+    """:func:`_first_crossing_height` of the wet-bulb temperature at 0 °C.
+
+    Each level's wet bulb (an LCL and a moist descent, ~0.5 µs) is computed when the
+    search reaches it: the levels above the crossing are never needed.
+    """
+    surface = wet_bulb_temperature(p[0], t[0], td[0])
+    lower = surface
+    for i in range(n - 1):
+        upper = wet_bulb_temperature(p[i + 1], t[i + 1], td[i + 1])
+        if lower >= ZERO_CELSIUS and upper < ZERO_CELSIUS:
+            return _crossing_height(p, z, n, i, lower, upper, ZERO_CELSIUS)
+        lower = upper
+    if surface <= ZERO_CELSIUS:
         return 0.0
     return _NAN
 
@@ -993,10 +1028,7 @@ def _convective_temperature(p, t, td, n):
 def _profile_column(p, t, td, z, n, out):
     out[0] = _downdraft_cape(p, t, td, n)
     out[1] = _showalter(p, t, td, n)
-    wet_bulb = np.empty(n)
-    for i in range(n):
-        wet_bulb[i] = wet_bulb_temperature(p[i], t[i], td[i])
-    out[2] = _first_crossing_height(p, wet_bulb, z, n, ZERO_CELSIUS)
+    out[2] = _wet_bulb_zero_height(p, t, td, z, n)
     out[3] = _first_crossing_height(p, t, z, n, ZERO_CELSIUS)
     out[4] = _convective_temperature(p, t, td, n)
     t700 = _interp_log(700.0, p, t, n)

@@ -1128,3 +1128,37 @@ def test_all_products_on_the_demo(demo_directory):
     for pid in ids:
         assert np.isfinite(out[pid].values).mean() > 0.5 or pid == "equilibrium_level_height", pid
     assert float(out["surface_based_cape"].max()) > 1000  # the summer afternoon is unstable
+
+
+def test_log_interpolation_matches_metpy_at_levels_bounds_and_between():
+    """``_interp_log`` finds its bracketing levels by bisection: the same values as MetPy's
+    ``log_interpolate_1d`` at every level, at both bounds, between levels, and NaN outside."""
+    from metpy.interpolate import log_interpolate_1d
+
+    rng = np.random.default_rng(7)
+    for n in (2, 3, 8, 22):
+        p = np.sort(rng.uniform(100.0, 1000.0, n))[::-1].copy()
+        f = rng.normal(280.0, 20.0, n)
+        inside = rng.uniform(p[-1], p[0], 50)
+        points = np.concatenate([p, inside, [p[0] * (1 + 1e-12), p[-1] * (1 - 1e-12)]])
+        ours = np.array([_parcel._interp_log(x, p, f, n) for x in points])
+        theirs = np.array(
+            [log_interpolate_1d(np.array([x]), p[::-1].copy(), f[::-1].copy())[0] for x in points]
+        )
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+        assert np.isnan(ours[-2:]).all()
+
+
+def test_wet_bulb_zero_height_is_the_first_crossing_of_every_levels_wet_bulb():
+    """Computed lazily (up to the crossing), the height equals the crossing of the wet bulb
+    computed at every level: warm, cold, saturated and all-above-zero columns."""
+    p = np.array([1000, 950, 900, 850, 800, 700, 600, 500, 400, 300.0])
+    z = np.array([100, 540, 990, 1460, 1950, 3010, 4200, 5570, 7190, 9160.0])
+    base = np.array([30, 26, 23, 20, 17, 10, 2, -6, -17, -32.0]) + 273.15
+    for t, spread in ((base, 4.0), (base - 25.0, 3.0), (base, 0.0), (base + 60.0, 8.0)):
+        td = t - spread
+        n = p.size
+        wet_bulb = np.array([_parcel.wet_bulb_temperature(p[i], t[i], td[i]) for i in range(n)])
+        expected = _parcel._first_crossing_height(p, wet_bulb, z, n, _parcel.ZERO_CELSIUS)
+        got = _parcel._wet_bulb_zero_height(p, t, td, z, n)
+        assert got == expected or (np.isnan(got) and np.isnan(expected))

@@ -129,21 +129,30 @@ def test_no_published_coordinate_has_an_oversized_chunk(published):
     assert max(largest.values()) <= 1024 * 1024, max(largest, key=largest.get)
 
 
-def test_stored_times_read_with_zarr_alone_equal_xarrays(published):
-    """Append-or-replace reads each store's time axis with zarr alone (hourly runs): on every
-    published store it equals what ``xr.open_zarr`` decodes, for each kind of time axis."""
+def test_stored_times_read_without_xarray_equal_xarrays(published, monkeypatch):
+    """Append-or-replace reads each store's time axis without xarray (hourly runs): its
+    ``zarr.json`` and chunk file where stored as this package stores it, else through
+    zarr. On every published store both equal what ``xr.open_zarr`` decodes, for each
+    kind of time axis, and the direct read is the one taken."""
+    from weatherdata import publication
     from weatherdata.publication import TIME_DIMENSIONS, _stored_times
 
     _, summary = published
-    kinds = set()
+    kinds, direct = set(), 0
     for store in summary.stores:
         opened = xr.open_zarr(store.path, consolidated=True, zarr_format=3)
         for dim in TIME_DIMENSIONS:
             times = _stored_times(Path(store.path), dim)
+            with monkeypatch.context() as patched:
+                patched.setattr(publication, "_read_time_chunk", lambda path: None)
+                through_zarr = _stored_times(Path(store.path), dim)
             if dim not in opened[store.product].dims:
                 assert times is None or dim in opened.coords, (store.product, dim)
                 continue
             kinds.add(dim)
-            np.testing.assert_array_equal(times, opened[dim].values, err_msg=store.product)
-            assert times.dtype == opened[dim].dtype
+            direct += publication._read_time_chunk(Path(store.path, dim)) is not None
+            for read in (times, through_zarr):
+                np.testing.assert_array_equal(read, opened[dim].values, err_msg=store.product)
+                assert read.dtype == opened[dim].dtype
     assert kinds == {"time", "day", "period", "init_time"}
+    assert direct >= 0.9 * len(summary.stores), direct

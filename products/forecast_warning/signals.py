@@ -166,19 +166,34 @@ def _all(*conditions: xr.DataArray) -> xr.DataArray:
     return _kleene(_kleene_block, *conditions, decisive=0)
 
 
+def _highest_level_block(zeros: np.ndarray, *conditions: np.ndarray, levels) -> np.ndarray:
+    """:func:`highest_level` on blocks: ``conditions`` in the order of ``levels``."""
+    level = np.zeros(np.broadcast_shapes(zeros.shape, *(c.shape for c in conditions)), np.float32)
+    unknown = np.zeros(level.shape, bool)
+    for value, condition in zip(levels, conditions, strict=True):
+        level = np.where(condition == 1, np.float32(value), level)
+        unknown |= _unknown(condition)
+    return np.where((level == 0) & unknown, np.float32(np.nan), level)
+
+
 def highest_level(criteria: dict[int, xr.DataArray], like: xr.DataArray) -> xr.DataArray:
     """The highest level whose criterion is true; 0 if all are false; missing otherwise.
 
     ``criteria`` maps level codes to three-valued conditions (1 true, 0 false, NaN
-    unknown); the result has the dims of ``like`` (first) and ``units`` "1".
+    unknown); the result has the dims of ``like`` (first) and ``units`` "1". One
+    ``apply_ufunc`` over the blocks (the criteria aligned exactly with ``like``, as
+    ``xr.where`` aligns them) rather than four xarray operations a level.
     """
-    level = xr.zeros_like(like, dtype=np.float32)
-    unknown = xr.zeros_like(like, dtype=bool)
-    for value in sorted(criteria):
-        condition = criteria[value]
-        level = xr.where(condition == 1, np.float32(value), level)
-        unknown = unknown | condition.isnull()
-    out = xr.where((level == 0) & unknown, np.float32(np.nan), level)
+    levels = sorted(criteria)
+    out = xr.apply_ufunc(
+        _highest_level_block,
+        xr.zeros_like(like, dtype=np.float32),
+        *(criteria[value] for value in levels),
+        kwargs={"levels": levels},
+        dask="parallelized",
+        output_dtypes=[np.float32],
+        join="exact",
+    )
     # Auxiliary coordinates picked up from the inputs (a nowcast's valid_time, the forecast
     # run used, a fit's sample counts) describe the inputs, not the signal: keep only the
     # location coordinates of ``like`` (e.g. 2-D latitude/longitude, a grid mapping).
@@ -214,11 +229,24 @@ def _lead(field: xr.DataArray, window) -> xr.DataArray:
     return field.isel({_LEAD: chosen})
 
 
+def _lead_any_block(block: np.ndarray) -> np.ndarray:
+    """Kleene OR over the last axis: 1 if any is 1, else missing if any is, else 0."""
+    true = (block == 1).any(axis=-1)
+    unknown = _unknown(block).any(axis=-1)
+    return np.where(true, np.float32(1), np.where(unknown, np.float32(np.nan), np.float32(0)))
+
+
 def _lead_any(condition: xr.DataArray) -> xr.DataArray:
-    """Kleene OR over the lead times of a per-step condition."""
-    true = (condition == 1).any(_LEAD)
-    unknown = condition.isnull().any(_LEAD)
-    return xr.where(true, np.float32(1), xr.where(unknown, np.float32(np.nan), np.float32(0)))
+    """Kleene OR over the lead times of a per-step condition (one ``apply_ufunc``; the
+    lead window, a few steps, in one chunk)."""
+    return xr.apply_ufunc(
+        _lead_any_block,
+        condition,
+        input_core_dims=[[_LEAD]],
+        dask="parallelized",
+        output_dtypes=[np.float32],
+        dask_gufunc_kwargs={"allow_rechunk": True},
+    )
 
 
 def _lead_sum(field: xr.DataArray) -> xr.DataArray:

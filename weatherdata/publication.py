@@ -1120,12 +1120,11 @@ def _extend_in_place(
 
 
 def _extend_all_in_place(jobs: list[tuple], cache: dict | None = None) -> list[list | None]:
-    """:func:`_extend_in_place` of every ``(data, target, append_dim, encoding)``, all in
-    one call through zarr's event loop: the stores' file reads and writes (each a thread
-    hand-off in zarr's local store) overlap instead of waiting one after another (an hourly
-    run extends ~180 stores). The metadata is consolidated with the extension, before the
-    data is written: the version is invisible until its link swaps, and its metadata does
-    not depend on its chunks."""
+    """:func:`_extend_in_place` of every ``(data, target, append_dim, encoding)``, in one
+    call through zarr's event loop (an hourly run extends ~180 stores; the work is zarr's
+    Python, so it takes as long as one call a store, less the hand-offs). The metadata is
+    consolidated with the extension, before the data is written: the version is invisible
+    until its link swaps, and its metadata does not depend on its chunks."""
     from zarr.core.sync import sync
 
     extensions = [_extension(*job, cache) for job in jobs]

@@ -1,5 +1,6 @@
 """Publication: store layout, append/replace semantics, STAC, locking, and SIGKILL safety."""
 
+import collections
 import json
 import multiprocessing
 import os
@@ -558,20 +559,32 @@ def _store_files(store: Path) -> dict:
     }
 
 
-def test_every_demo_store_is_extended_as_xarrays_append_extends_it(published_demo, tmp_path):
+def test_every_demo_store_is_extended_as_xarrays_append_extends_it(
+    published_demo, tmp_path, monkeypatch
+):
     """The one-call append (:func:`_extend_in_place`) writes the store xarray's append
     path writes, file by file, for every published demo product: the resized arrays, the
     new times CF-encoded as stored, the values (a partly filled last chunk completed),
     the group's attributes replaced (one dropped, one changed) and the consolidated
-    metadata (in place: made from the copy's, written with the extension). A store whose arrays are not stored as this version lays them out goes to
-    xarray's path. The index's description of the extended store, made from the stored
-    times and the appended dataset, is the one read back."""
+    metadata (in place: made from the copy's, written with the extension). Both ways of
+    extending in place do: as files (:func:`_extend_directly`, the one taken for the
+    demo's stores) and through zarr. A store whose arrays are not stored as this version
+    lays them out goes to xarray's path. The index's description of the extended store,
+    made from the stored times and the appended dataset, is the one read back."""
     from weatherdata import publication
     from weatherdata.catalog import shipped_catalog
 
     root, _ = published_demo
     catalog = shipped_catalog()
     extended = 0
+    through_zarr = []
+    extend_async = publication._extend_async
+
+    async def recorded(target, *arguments):
+        through_zarr.append(target)
+        return await extend_async(target, *arguments)
+
+    monkeypatch.setattr(publication, "_extend_async", recorded)
     for entry in publication._published_entries(root, catalog):
         stored = xr.open_zarr(publication.store_path(root, entry), chunks={})
         time_dim = publication._time_dimension(stored[entry.id])
@@ -587,7 +600,7 @@ def test_every_demo_store_is_extended_as_xarrays_append_extends_it(published_dem
         encoding = publication._encoding(new, entry)
         data = new.drop_vars([c for c in new.coords if time_dim not in new[c].dims])
         stores = {}
-        for way in ("xarray", "in place"):
+        for way in ("xarray", "in place", "through zarr"):
             target = tmp_path / way / entry.id
             publication._hardlink_copy(
                 Path(os.path.realpath(publication.store_path(root, entry))), target
@@ -599,9 +612,14 @@ def test_every_demo_store_is_extended_as_xarrays_append_extends_it(published_dem
             if way == "xarray":
                 writes = publication._extend_store(data, target, time_dim)
             else:
-                writes = publication._extend_in_place(data, target, time_dim, encoding)
+                with monkeypatch.context() as patched:
+                    if way == "through zarr":
+                        patched.setattr(publication, "_extend_directly", lambda *a: None)
+                    writes = publication._extend_in_place(data, target, time_dim, encoding)
                 if writes is None:
-                    shutil.rmtree(tmp_path / "xarray" / entry.id)
+                    for made in stores:
+                        shutil.rmtree(tmp_path / made / entry.id)
+                    shutil.rmtree(target)
                     break
             publication._write_all(writes)
             if way == "xarray":  # in place, the metadata is consolidated with the extension
@@ -609,6 +627,7 @@ def test_every_demo_store_is_extended_as_xarrays_append_extends_it(published_dem
             stores[way] = _store_files(target)
         else:
             assert stores["in place"] == stores["xarray"], entry.id
+            assert stores["through zarr"] == stores["xarray"], entry.id
             reopened = xr.open_zarr(tmp_path / "in place" / entry.id)
             assert reopened.sizes[time_dim] == stored.sizes[time_dim] + 2, entry.id
             assert "summary" not in reopened.attrs and reopened.attrs["history"] == "appended"
@@ -619,8 +638,10 @@ def test_every_demo_store_is_extended_as_xarrays_append_extends_it(published_dem
             extended += 1
             for way in stores:
                 shutil.rmtree(tmp_path / way / entry.id)
-    print(f"{extended} stores extended both ways")
+    print(f"{extended} stores extended all three ways")
     assert extended >= 150, extended
+    ways = collections.Counter(Path(target).parent.name for target in through_zarr)
+    assert ways == {"through zarr": extended}, ways
 
 
 def test_every_demo_store_is_laid_out_as_xarrays_writer_lays_it_out(demo_inputs, monkeypatch):

@@ -898,10 +898,9 @@ def _stored_times(store: Path, name: str, cache: dict | None = None) -> np.ndarr
     return _decoded_times(name, *stored, cache)
 
 
-def _read_time_chunk(array_path: Path, whole_chunk: bool = False) -> tuple[np.ndarray, dict] | None:
+def _read_time_chunk(array_path: Path) -> tuple[np.ndarray, dict] | None:
     """The values and attributes of a 1-D Zarr v3 array of one chunk whose codecs are
-    ``bytes`` (little-endian) then ``zstd``; None for any other array (or none).
-    ``whole_chunk``: the chunk's values, beyond the array's end too."""
+    ``bytes`` (little-endian) then ``zstd``; None for any other array (or none)."""
     try:
         metadata = json.loads((array_path / "zarr.json").read_text())
         (size,) = metadata["shape"]
@@ -930,8 +929,8 @@ def _read_time_chunk(array_path: Path, whole_chunk: bool = False) -> tuple[np.nd
         return None
     from numcodecs import Zstd
 
-    values = np.frombuffer(Zstd().decode(encoded), dtype=dtype)
-    return (values if whole_chunk else values[:size]), metadata.get("attributes", {})
+    values = np.frombuffer(Zstd().decode(encoded), dtype=dtype)[:size]
+    return values, metadata.get("attributes", {})
 
 
 def _select_time(derived: dict[str, xr.DataArray], since, until) -> dict[str, xr.DataArray]:
@@ -1174,8 +1173,8 @@ def _extend_directly(
     compares the stores file by file with xarray's append) in a fraction of that. Files
     are replaced, never written in place: a version's chunks are hard links to the
     previous version's."""
-    from numcodecs import Zstd
     from xarray.namedarray.pycompat import is_chunked_array
+    from zarr.core.metadata import ArrayV3Metadata
 
     try:
         group = json.loads((target / "zarr.json").read_text())
@@ -1184,40 +1183,38 @@ def _extend_directly(
         return None
     if group.get("node_type") != "group" or not isinstance(members, dict):
         return None
-    documents, chunks, regions = {}, {}, {}
+    store = zarr.storage.LocalStore(str(target))
+    documents, chunks, arrays, regions = {}, {}, {}, {}
     for name, (variable, attrs) in expected.items():
         member = members.get(name)
         if not isinstance(member, dict) or member.get("node_type") != "array":
             return None
-        stored_attributes = member.get("attributes", {})
         try:
-            same_type = np.dtype(member["data_type"]) == variable.dtype
+            dtype = np.dtype(member["data_type"])
         except (TypeError, KeyError):
             return None
-        if (
-            not same_type
-            or tuple(member.get("dimension_names") or ()) != variable.dims
-            or any(stored_attributes.get(k) != attrs[k] for k in _STORED_ENCODING if k in attrs)
-            or any(k in stored_attributes for k in _STORED_ENCODING if k not in attrs)
+        if not _stored_as_expected(
+            member.get("dimension_names"), dtype, member.get("attributes", {}), variable, attrs
         ):
             return None
+        regions[name] = _appended_region(variable, append_dim, member["shape"])
         axis = variable.dims.index(append_dim)
-        start = member["shape"][axis]
-        regions[name] = tuple(
-            slice(start, None) if i == axis else slice(None) for i in range(variable.ndim)
-        )
         member["shape"][axis] += variable.shape[axis]
         documents[Path(target, name, "zarr.json")] = member
-        if not is_chunked_array(variable.data):
-            stored = _read_time_chunk(Path(target, name), whole_chunk=True)
-            if stored is None or variable.ndim != 1 or member["shape"][0] > stored[0].size:
+        arrays[name] = zarr.AsyncArray(
+            ArrayV3Metadata.from_dict(copy.deepcopy(member)), zarr.storage.StorePath(store, name)
+        )
+        if not is_chunked_array(variable.data):  # the new times: their one chunk again
+            stored = _read_time_chunk(Path(target, name))
+            if stored is None or variable.ndim != 1 or not _ChunkEncoder.can_encode(arrays[name]):
                 return None
-            values = stored[0].copy()  # the chunk as stored: its tail holds fill values
-            values[start : member["shape"][0]] = variable.values
-            codecs = member["codecs"]
-            separator = member["chunk_key_encoding"].get("configuration", {}).get("separator", "/")
-            compressor = Zstd(**codecs[1].get("configuration", {}))
-            chunks[Path(target, name, f"c{separator}0")] = compressor.encode(values)
+            encoder = _ChunkEncoder(arrays[name])
+            if encoder.shape[0] > encoder.chunk_shape[0]:
+                return None
+            encoded = encoder.encode((0,), np.concatenate([stored[0], variable.values]))
+            if encoded is None:
+                return None
+            chunks[Path(target, name, encoder.key((0,)))] = encoded.to_bytes()
     group["attributes"] = group_attributes
     documents[target / "zarr.json"] = group
     indent = zarr.config.get("json_indent")
@@ -1228,22 +1225,28 @@ def _extend_directly(
         temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
         temporary.write_bytes(content)
         os.replace(temporary, path)
-    from zarr.core.metadata import ArrayV3Metadata
-
-    store = zarr.storage.LocalStore(str(target))
     return [
-        (
-            variable.data,
-            zarr.Array(
-                zarr.AsyncArray(
-                    ArrayV3Metadata.from_dict(members[name]), zarr.storage.StorePath(store, name)
-                )
-            ),
-            regions[name],
-        )
+        (variable.data, zarr.Array(arrays[name]), regions[name])
         for name, (variable, _) in expected.items()
         if is_chunked_array(variable.data)
     ]
+
+
+def _stored_as_expected(dimensions, dtype, attributes: dict, variable, attrs: dict) -> bool:
+    """Whether a stored array (its dimension names, data type and attributes) holds
+    ``variable`` as an extension encodes it (``attrs``: its stored attributes)."""
+    return (
+        tuple(dimensions or ()) == variable.dims
+        and dtype == variable.dtype
+        and all(attributes.get(k) == attrs[k] for k in _STORED_ENCODING if k in attrs)
+        and not any(k in attributes for k in _STORED_ENCODING if k not in attrs)
+    )
+
+
+def _appended_region(variable, append_dim: str, stored_shape) -> tuple[slice, ...]:
+    """The region of an extended array that ``variable`` fills: after the stored end."""
+    start = stored_shape[variable.dims.index(append_dim)]
+    return tuple(slice(start, None) if dim == append_dim else slice(None) for dim in variable.dims)
 
 
 async def _extend_async(
@@ -1261,26 +1264,18 @@ async def _extend_async(
             array = await group.getitem(name)
         except KeyError:
             return None
-        stored = array.metadata
-        if (
-            not isinstance(array, zarr.AsyncArray)
-            or tuple(stored.dimension_names or ()) != variable.dims
-            or array.dtype != variable.dtype
-            or any(stored.attributes.get(k) != attrs[k] for k in _STORED_ENCODING if k in attrs)
-            or any(k in stored.attributes for k in _STORED_ENCODING if k not in attrs)
+        if not isinstance(array, zarr.AsyncArray) or not _stored_as_expected(
+            array.metadata.dimension_names, array.dtype, array.metadata.attributes, variable, attrs
         ):
             return None
         arrays[name] = array
     regions, shapes = {}, {}
     for name, array in arrays.items():
         variable = expected[name][0]
+        regions[name] = _appended_region(variable, append_dim, array.shape)
         axis = variable.dims.index(append_dim)
-        start = array.shape[axis]
         shapes[name] = list(array.shape)
         shapes[name][axis] += variable.shape[axis]
-        regions[name] = tuple(
-            slice(start, None) if i == axis else slice(None) for i in range(variable.ndim)
-        )
     await asyncio.gather(*(array.resize(tuple(shapes[name])) for name, array in arrays.items()))
     await _set_values(
         (array, regions[name], expected[name][0].values)

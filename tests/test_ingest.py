@@ -839,12 +839,18 @@ def test_masking_per_block_is_the_elementwise_rule(dtype):
         values[0, 0, :2] = np.nan
     values[3:] = low - 1  # blocks with no finite value left
     data = xr.DataArray(dask.array.from_array(values, chunks=(3, 2, 4)), dims=("t", "y", "x"))
-    masked, count, finite = normalize._mask(data, cv)
+    masked, checks = normalize._mask(data, cv)
     outside = (values < low) | (values > high)
     expected = np.where(outside, np.nan, values).astype(np.float32)
     assert masked.dtype == np.float32
     np.testing.assert_array_equal(masked.values, expected)
-    assert int(count.compute()) == int(outside.sum()) > 0
-    assert bool(finite.compute()) is True
-    _, count, finite = normalize._mask(data.isel(t=slice(3, None)), cv)
-    assert (int(count.compute()), bool(finite.compute())) == (3 * 5 * 4, False)
+
+    def count_and_finite(checks):
+        per_block = checks.outside_per_block().compute(), checks.finite_per_block().compute()
+        assert per_block[0].shape == per_block[1].shape == checks.data.numblocks  # a cell each
+        return checks.masked_count(per_block[0]), checks.any_finite(per_block[1])
+
+    assert count_and_finite(checks) == (int(outside.sum()), True)
+    assert int(outside.sum()) > 0
+    _, checks = normalize._mask(data.isel(t=slice(3, None)), cv)
+    assert count_and_finite(checks) == (3 * 5 * 4, False)

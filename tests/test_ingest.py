@@ -854,3 +854,108 @@ def test_masking_per_block_is_the_elementwise_rule(dtype):
     assert int(outside.sum()) > 0
     _, checks = normalize._mask(data.isel(t=slice(3, None)), cv)
     assert count_and_finite(checks) == (3 * 5 * 4, False)
+
+
+def _layouts_sharing_their_time_axes():
+    """Files whose variables share their time coordinates, one of each time layout:
+    an analysis with duplicated and unsorted times, a CF forecast with a reference time,
+    an init_time x lead_time forecast (unsorted runs), cfgrib's time + step, and an
+    analysis beside a static field and a profile on pressure levels."""
+    times = ["2024-07-01T02", "2024-07-01T00", "2024-07-01T01", "2024-07-01T01"]
+    lat, lon = [24.0, 23.0, 22.0], [112.0, 113.0, 114.0, 115.0]
+    grid = {
+        "lat": ("lat", lat, {"units": "degrees_north"}),
+        "lon": ("lon", lon, {"units": "degrees_east"}),
+    }
+    shape = (4, 3, 4)
+    analysis = producer_dataset(
+        {
+            "t2m": (("time", "lat", "lon"), field(shape) + 273.15, {"units": "K"}),
+            "d2m": (("time", "lat", "lon"), field(shape) + 270.0, {"units": "K"}),
+            "sp": (("time", "lat", "lon"), field(shape, 1000.0), {"units": "hPa"}),
+            "orog": (("time", "lat", "lon"), field(shape, 10.0), {"units": "m"}),
+            "t": (("time", "plev", "lat", "lon"), field((4, 2, 3, 4), 250.0), {"units": "K"}),
+            "r": (("time", "plev", "lat", "lon"), field((4, 2, 3, 4), 40.0), {"units": "%"}),
+        },
+        times=times,
+        coords={"plev": ("plev", [500.0, 850.0], {"units": "hPa"})},
+    )
+    reference = producer_dataset(
+        {
+            "t2m": (("time", "lat", "lon"), field() + 273.15, {"units": "K"}),
+            "d2m": (("time", "lat", "lon"), field() + 270.0, {"units": "K"}),
+        },
+        times=pd.date_range("2024-07-01T06", periods=3, freq="6h"),
+        coords={"forecast_reference_time": ((), np.datetime64("2024-07-01T00", "ns"))},
+    )
+    runs = xr.Dataset(
+        {
+            name: (
+                ("init_time", "lead_time", "lat", "lon"),
+                np.full((2, 3, 3, 4), v),
+                {"units": "K"},
+            )
+            for name, v in (("t2m", 290.0), ("d2m", 285.0))
+        },
+        coords={
+            "init_time": pd.DatetimeIndex(["2024-07-02T00", "2024-07-01T00"]).values,
+            "lead_time": ("lead_time", [0, 6, 12], {"units": "hours"}),
+            **grid,
+        },
+    )
+    cfgrib = xr.Dataset(
+        {
+            name: (("step", "latitude", "longitude"), field(), {"units": "K"})
+            for name in ("t2m", "d2m")
+        },
+        coords={
+            "time": np.datetime64("2024-07-01T00", "ns"),
+            "step": ("step", pd.to_timedelta([0, 3, 6], unit="h").values),
+            "valid_time": (
+                "step",
+                pd.DatetimeIndex(["2024-07-01T00", "2024-07-01T03", "2024-07-01T06"]).values,
+            ),
+            "latitude": ("latitude", lat, {"units": "degrees_north"}),
+            "longitude": ("longitude", lon, {"units": "degrees_east"}),
+        },
+    )
+    return {"analysis": analysis, "reference": reference, "runs": runs, "cfgrib": cfgrib}
+
+
+@pytest.mark.parametrize("layout", ["analysis", "reference", "runs", "cfgrib"])
+def test_variables_sharing_their_time_axes_are_arranged_as_each_on_its_own(layout, monkeypatch):
+    """Arranging the time axes of a file's variables together (one arrangement per set of
+    shared coordinates) gives what arranging each variable on its own gives: values,
+    coordinates, dimension order, attributes and the quality report's notes."""
+    from weatherdata.ingest import normalize as normalize_module
+
+    raw = _layouts_sharing_their_time_axes()[layout]
+    arranged_together = []
+    together = normalize_module._time_axes_together
+
+    def spy(ds, matches, source):
+        arranged = together(ds, matches, source)
+        arranged_together.extend(arranged)
+        return arranged
+
+    monkeypatch.setattr(normalize_module, "_time_axes_together", spy)
+    out = normalize(raw, source=f"{layout}.nc")
+    assert len(arranged_together) >= 2  # the shared arrangement was taken
+    monkeypatch.setattr(normalize_module, "_time_axes_together", lambda *args: {})
+    alone = normalize(raw, source=f"{layout}.nc")
+    report, report_alone = (json.loads(d.attrs.pop("weatherdata_qc")) for d in (out, alone))
+    for file_report in (*report["files"], *report_alone["files"]):
+        file_report.pop("token")
+    assert report == report_alone
+    xr.testing.assert_identical(out.load(), alone.load())
+    for name in out.variables:
+        assert out[name].dims == alone[name].dims and out[name].dtype == alone[name].dtype
+
+
+def test_a_time_error_found_arranging_together_names_the_variable():
+    """A file whose shared time axes cannot be arranged fails as its first variable
+    would on its own: the message names that variable, not the group."""
+    raw = _layouts_sharing_their_time_axes()["runs"]
+    raw = raw.assign_coords(lead_time=("lead_time", [0, 6, 12], {"units": "fortnights"}))
+    with pytest.raises(UnitsError, match=r"variable 't2m' .*lead-time coordinate 'lead_time'"):
+        normalize(raw, source="runs.nc")

@@ -29,6 +29,7 @@ opening stays free of computation.
 from __future__ import annotations
 
 import collections
+import copy
 import functools
 import json
 import re
@@ -925,6 +926,42 @@ def _time_axes(da: xr.DataArray, where: str, notes: dict) -> tuple[xr.DataArray,
     return da, "analysis"
 
 
+def _time_axes_together(ds: xr.Dataset, matches, source: str) -> dict[str, tuple]:
+    """:func:`_time_axes` of the variables of one file that share their dimensions and
+    coordinates, arranged together: ``{raw name: (array, kind, notes)}``.
+
+    Arranging each variable on its own rebuilt the same time coordinates for every
+    variable of a file (313 times for the 25 files of the demo: ~0.9 s of opening them,
+    paid by every run). The arrangement reads nothing but the coordinates, so variables
+    with the same ones are arranged alike; the vertical arrangement that precedes it for
+    each variable touches other coordinates (and the dimensions' order is set after
+    both). Variables read with a selection, climatologies, variables alone in their
+    group, and groups whose arrangement fails (each variable then fails on its own,
+    named) are left to :func:`_time_axes`.
+    """
+    groups: dict[tuple, list[str]] = {}
+    for match in matches:
+        if match.select or _var(match.name).climatology:
+            continue
+        variable = ds[match.raw]
+        key = (variable.dims, tuple(sorted((n, c.dims) for n, c in variable.coords.items())))
+        names = groups.setdefault(key, [])
+        if match.raw not in names:
+            names.append(match.raw)
+    arranged = {}
+    for names in groups.values():
+        if len(names) < 2:
+            continue
+        notes: dict[str, Any] = {}
+        try:
+            together, kind = _time_axes(ds[names], f"{source}: variables {names}", notes)
+        except (InputError, UnitsError):
+            continue
+        for name in names:
+            arranged[name] = (together[name], kind, notes)
+    return arranged
+
+
 def _climatology_axes(da: xr.DataArray, cv: CanonicalVariable, where: str, notes: dict):
     target = next(d for d in cv.dims if d in CLIMATOLOGY_DIMS)
     if target == "dayofyear":
@@ -1332,6 +1369,7 @@ def normalize_dataset(
     kinds: set[str] = set()
     time_notes: dict[str, Any] = {}
     lazy: dict[str, _RangeChecks] = {}
+    arranged = _time_axes_together(ds, matches, source)
     for match in matches:
         cv = _var(match.name)
         where = f"{source}: variable {match.raw!r} ({cv.name})"
@@ -1343,8 +1381,14 @@ def normalize_dataset(
             da = _climatology_axes(da, cv, where, time_notes)
             kind = "climatology"
         else:
-            da = _vertical(da, cv, where, coords_notes)
-            da, kind = _time_axes(da, where, time_notes)
+            if match.raw in arranged:
+                da, kind, notes = arranged[match.raw]
+                da = _vertical(da, cv, where, coords_notes)
+                for key, by_dimension in notes.items():  # as _dedupe_sort notes them
+                    time_notes.setdefault(key, {}).update(copy.deepcopy(by_dimension))
+            else:
+                da = _vertical(da, cv, where, coords_notes)
+                da, kind = _time_axes(da, where, time_notes)
             if cv.static:
                 for dim in TIME_DIMS:
                     if dim in da.dims:

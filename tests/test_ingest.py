@@ -959,3 +959,61 @@ def test_a_time_error_found_arranging_together_names_the_variable():
     raw = raw.assign_coords(lead_time=("lead_time", [0, 6, 12], {"units": "fortnights"}))
     with pytest.raises(UnitsError, match=r"variable 't2m' .*lead-time coordinate 'lead_time'"):
         normalize(raw, source="runs.nc")
+
+
+def test_files_concatenated_together_as_each_variable_on_its_own(tmp_path, monkeypatch):
+    """Series of variables that come from the same files on the same coordinates are
+    concatenated (and de-duplicated across files) together: the result, its order and
+    the log of duplicates across files are those of each variable on its own — with a
+    variable missing from one file and one on pressure levels beside them."""
+    from weatherdata import ingest as ingest_module
+
+    for name, times, value, extra in (
+        ("c.nc", ["2024-07-01T03", "2024-07-01T01"], 310.0, True),
+        ("a.nc", ["2024-07-01T00", "2024-07-01T01"], 290.0, True),
+        ("b.nc", ["2024-07-01T01", "2024-07-01T02"], 300.0, False),
+    ):
+        variables = {
+            "t2m": (("time", "lat", "lon"), np.full((2, 3, 4), value), {"units": "K"}),
+            "d2m": (("time", "lat", "lon"), np.full((2, 3, 4), value - 5), {"units": "K"}),
+            "sp": (("time", "lat", "lon"), np.full((2, 3, 4), 1000.0), {"units": "hPa"}),
+            "t": (("time", "plev", "lat", "lon"), np.full((2, 2, 3, 4), value), {"units": "K"}),
+        }
+        if extra:
+            variables["vis"] = (("time", "lat", "lon"), np.full((2, 3, 4), 9.0), {"units": "km"})
+            variables["msl"] = (
+                ("time", "lat", "lon"),
+                np.full((2, 3, 4), 1010.0),
+                {"units": "hPa"},
+            )
+        producer_dataset(
+            variables, times=times, coords={"plev": ("plev", [850.0, 500.0], {"units": "hPa"})}
+        ).to_netcdf(tmp_path / name)
+    files = sorted(tmp_path.glob("*.nc"))
+    concatenated_together = []
+    together = ingest_module._concat_together
+
+    def spy(items, series, sources):
+        out = together(items, series, sources)
+        concatenated_together.extend(out)
+        return out
+
+    monkeypatch.setattr(ingest_module, "_concat_together", spy)
+    out = open_observations(files)
+    # the 2 m fields of every file together, visibility and pressure together where
+    # they are; the one variable on pressure levels on its own
+    assert {"air_temperature_2m", "visibility_in_air", "air_pressure_at_mean_sea_level"} <= set(
+        concatenated_together
+    )
+    assert "air_temperature" not in concatenated_together
+    monkeypatch.setattr(ingest_module, "_concat_together", lambda *args: {})
+    alone = open_observations(files)
+    report, report_alone = (json.loads(d.attrs.pop("weatherdata_qc")) for d in (out, alone))
+    for file_report in (*report["files"], *report_alone["files"]):
+        file_report.pop("token")
+    assert report == report_alone
+    assert len(report["combined"]["duplicates_across_files"]) == len(out.data_vars) > 5
+    xr.testing.assert_identical(out.load(), alone.load())
+    assert list(out.variables) == list(alone.variables)
+    for name in out.variables:
+        assert out[name].dims == alone[name].dims and out[name].dtype == alone[name].dtype

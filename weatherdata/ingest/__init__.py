@@ -373,6 +373,53 @@ def _concat(arrays: list[xr.DataArray], dim: str) -> xr.DataArray:
         )
 
 
+def _concat_together(
+    items: list[_Item], series: dict[str, list[xr.DataArray]], sources: dict[str, list[int]]
+) -> dict[str, tuple]:
+    """The time series of variables that come from the same files with the same
+    dimensions and coordinates, concatenated along ``time`` and de-duplicated together
+    as :func:`_concat` and :func:`_dedupe` do each: ``{name: (array, log notes)}``.
+
+    Concatenating each variable on its own aligned the same time and grid coordinates
+    once per variable (~170 variables of the demo's observations); the variables of a
+    file mostly share them. Variables alone in their group are left out (the caller
+    concatenates them on their own).
+    """
+    groups: dict[tuple, list[str]] = {}
+    for name, arrays in series.items():
+        key = tuple(
+            (index, array.dims, tuple(sorted((c, v.dims) for c, v in array.coords.items())))
+            for index, array in zip(sources[name], arrays, strict=True)
+        )
+        groups.setdefault(key, []).append(name)
+    out = {}
+    for names in groups.values():
+        if len(names) < 2:
+            continue
+        datasets = [
+            items[index].ds[names].drop_vars("crs", errors="ignore")
+            for index in sources[names[0]]
+        ]
+        together = datasets[0]
+        if len(datasets) > 1:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", category=FutureWarning)
+                together = xr.concat(
+                    datasets,
+                    dim="time",
+                    data_vars="minimal",
+                    join="outer",
+                    coords="minimal",
+                    compat="override",
+                    combine_attrs="override",
+                )
+        notes: list[dict] = []
+        together = _dedupe(together, "time", notes, None)
+        for name in names:
+            out[name] = (together[name], notes)
+    return out
+
+
 def _combine_forecast(arrays: list[xr.DataArray], log: list, name: str) -> xr.DataArray:
     groups: dict[tuple, list[xr.DataArray]] = {}
     for da in arrays:
@@ -386,9 +433,10 @@ def _combine_forecast(arrays: list[xr.DataArray], log: list, name: str) -> xr.Da
 def _combine(items: list[_Item], axis: str, log: list) -> xr.Dataset:
     """Combine normalized files: per variable along ``axis`` ('time' or 'forecast')."""
     series: dict[str, list[xr.DataArray]] = {}
+    sources: dict[str, list[int]] = {}  # the items each series comes from
     fixed: dict[str, xr.DataArray] = {}
     crs = None
-    for item in items:
+    for index, item in enumerate(items):
         if crs is None and "crs" in item.ds.coords:
             crs = item.ds["crs"].variable
         for name, da in item.ds.data_vars.items():
@@ -397,13 +445,19 @@ def _combine(items: list[_Item], axis: str, log: list) -> xr.Dataset:
                 axis == "forecast" and "init_time" in da.dims
             ):
                 series.setdefault(name, []).append(da)
+                sources.setdefault(name, []).append(index)
             elif not set(da.dims) & {"time", "init_time"}:
                 if name in fixed:
                     log.append({"variable": name, "kept": f"last (from {item.path})"})
                 fixed[name] = da
     combined = []
+    together = _concat_together(items, series, sources) if axis == "time" else {}
     for name, arrays in series.items():
-        if axis == "time":
+        if name in together:
+            concatenated, notes = together[name]
+            combined.append(concatenated)
+            log.extend({**note, "variable": name} for note in notes)
+        elif axis == "time":
             combined.append(_dedupe(_concat(arrays, "time"), "time", log, name))
         else:
             combined.append(_combine_forecast(arrays, log, name))

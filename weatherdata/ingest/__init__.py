@@ -397,8 +397,7 @@ def _concat_together(
         if len(names) < 2:
             continue
         datasets = [
-            items[index].ds[names].drop_vars("crs", errors="ignore")
-            for index in sources[names[0]]
+            items[index].ds[names].drop_vars("crs", errors="ignore") for index in sources[names[0]]
         ]
         together = datasets[0]
         if len(datasets) > 1:

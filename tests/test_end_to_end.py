@@ -156,3 +156,33 @@ def test_stored_times_read_without_xarray_equal_xarrays(published, monkeypatch):
                 assert read.dtype == opened[dim].dtype
     assert kinds == {"time", "day", "period", "init_time"}
     assert direct >= 0.9 * len(summary.stores), direct
+
+
+def test_opening_inputs_and_publishing_load_no_xarray_backend_plugins(demo_directory, tmp_path):
+    """To guess a file's backend xarray loads every installed backend's entry point
+    (MetPy's imports its plots and Matplotlib, ~2 s a process): opening the inputs,
+    publishing, appending, rewriting published times and opening a product never leave
+    xarray to guess."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        f"""
+        import sys
+        import weatherdata
+        from weatherdata.publication import open_published, publish
+        observations, forecast = weatherdata.open_inputs({str(demo_directory)!r})
+        root = {str(tmp_path / "root")!r}
+        products = ["temperature_2m", "heat_index"]
+        publish(observations, root, products, forecast=forecast)
+        publish(observations, root, products, forecast=forecast, since=observations.time.values[-1])
+        publish(observations, root, products, forecast=forecast, since=observations.time.values[-2])
+        open_published(root, "heat_index").load()
+        import xarray.backends.plugins as plugins
+        print(plugins.list_engines.cache_info().currsize, "metpy.io" in sys.modules)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-2:] == ["0", "False"], done.stdout

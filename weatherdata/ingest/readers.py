@@ -120,14 +120,12 @@ class NetCDFReader(BaseReader):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=xr.SerializationWarning)
             source = path_or_url if is_url(path_or_url) else _netcdf_store(path_or_url)
-            # The backends named by their classes: xarray finds a backend named by a string
-            # (or guesses one) by loading every installed backend's entry point — MetPy's
+            # The backend named, never guessed: to guess one (engine=None, even for a
+            # data store) xarray loads every installed backend's entry point — MetPy's
             # imports its plots and Matplotlib, ~1.8 s of a command's first open.
             ds = xr.open_dataset(
                 source,
-                engine=xr.backends.StoreBackendEntrypoint
-                if isinstance(source, xr.backends.AbstractDataStore)
-                else xr.backends.NetCDF4BackendEntrypoint,
+                engine="store" if isinstance(source, xr.backends.AbstractDataStore) else "netcdf4",
                 chunks=None,
                 decode_timedelta=False,
                 cache=False,

@@ -339,7 +339,7 @@ def _check_grids(items: list[_Item]) -> None:
             )
 
 
-def _dedupe(da: xr.DataArray, dim: str, log: list, name: str) -> xr.DataArray:
+def _dedupe(da: xr.DataArray | xr.Dataset, dim: str, log: list, name: str | None):
     index = pd.Index(da[dim].values)
     duplicated = index.duplicated(keep="last")
     if duplicated.any():
@@ -381,9 +381,9 @@ def _concat_together(
     as :func:`_concat` and :func:`_dedupe` do each: ``{name: (array, log notes)}``.
 
     Concatenating each variable on its own aligned the same time and grid coordinates
-    once per variable (~170 variables of the demo's observations); the variables of a
-    file mostly share them. Variables alone in their group are left out (the caller
-    concatenates them on their own).
+    once per variable; the variables of a file mostly share them (the demo's observations
+    come from three kinds of daily file). Variables alone in their group are left out
+    (the caller concatenates them on their own).
     """
     groups: dict[tuple, list[str]] = {}
     for name, arrays in series.items():

@@ -856,6 +856,39 @@ def test_masking_per_block_is_the_elementwise_rule(dtype):
     assert count_and_finite(checks) == (3 * 5 * 4, False)
 
 
+def _opened_with_and_without(monkeypatch, module, helper: str, open_inputs):
+    """``open_inputs()`` as it is, then with ``module.helper`` (a shortcut that handles
+    variables together) returning nothing, so that each variable takes its own path:
+    ``(opened, opened each on its own, the names the shortcut handled)``."""
+    handled = []
+    shortcut = getattr(module, helper)
+
+    def spy(*arguments):
+        out = shortcut(*arguments)
+        handled.extend(out)
+        return out
+
+    monkeypatch.setattr(module, helper, spy)
+    opened = open_inputs()
+    monkeypatch.setattr(module, helper, lambda *arguments: {})
+    return opened, open_inputs(), handled
+
+
+def _assert_opened_alike(out: xr.Dataset, alone: xr.Dataset) -> dict:
+    """The two datasets identical (values, coordinates and their order, dimension order,
+    data types, attributes) and their quality reports equal but for the files' tokens;
+    returns the report."""
+    report, report_alone = (json.loads(d.attrs.pop("weatherdata_qc")) for d in (out, alone))
+    for file_report in (*report["files"], *report_alone["files"]):
+        file_report.pop("token")
+    assert report == report_alone
+    xr.testing.assert_identical(out.load(), alone.load())
+    assert list(out.variables) == list(alone.variables)
+    for name in out.variables:
+        assert out[name].dims == alone[name].dims and out[name].dtype == alone[name].dtype
+    return report
+
+
 def _layouts_sharing_their_time_axes():
     """Files whose variables share their time coordinates, one of each time layout:
     an analysis with duplicated and unsorted times, a CF forecast with a reference time,
@@ -930,26 +963,11 @@ def test_variables_sharing_their_time_axes_are_arranged_as_each_on_its_own(layou
     from weatherdata.ingest import normalize as normalize_module
 
     raw = _layouts_sharing_their_time_axes()[layout]
-    arranged_together = []
-    together = normalize_module._time_axes_together
-
-    def spy(ds, matches, source):
-        arranged = together(ds, matches, source)
-        arranged_together.extend(arranged)
-        return arranged
-
-    monkeypatch.setattr(normalize_module, "_time_axes_together", spy)
-    out = normalize(raw, source=f"{layout}.nc")
+    out, alone, arranged_together = _opened_with_and_without(
+        monkeypatch, normalize_module, "_time_axes_together", lambda: normalize(raw, source="f.nc")
+    )
     assert len(arranged_together) >= 2  # the shared arrangement was taken
-    monkeypatch.setattr(normalize_module, "_time_axes_together", lambda *args: {})
-    alone = normalize(raw, source=f"{layout}.nc")
-    report, report_alone = (json.loads(d.attrs.pop("weatherdata_qc")) for d in (out, alone))
-    for file_report in (*report["files"], *report_alone["files"]):
-        file_report.pop("token")
-    assert report == report_alone
-    xr.testing.assert_identical(out.load(), alone.load())
-    for name in out.variables:
-        assert out[name].dims == alone[name].dims and out[name].dtype == alone[name].dtype
+    _assert_opened_alike(out, alone)
 
 
 def test_a_time_error_found_arranging_together_names_the_variable():
@@ -990,30 +1008,14 @@ def test_files_concatenated_together_as_each_variable_on_its_own(tmp_path, monke
             variables, times=times, coords={"plev": ("plev", [850.0, 500.0], {"units": "hPa"})}
         ).to_netcdf(tmp_path / name)
     files = sorted(tmp_path.glob("*.nc"))
-    concatenated_together = []
-    together = ingest_module._concat_together
-
-    def spy(items, series, sources):
-        out = together(items, series, sources)
-        concatenated_together.extend(out)
-        return out
-
-    monkeypatch.setattr(ingest_module, "_concat_together", spy)
-    out = open_observations(files)
+    out, alone, concatenated_together = _opened_with_and_without(
+        monkeypatch, ingest_module, "_concat_together", lambda: open_observations(files)
+    )
     # the 2 m fields of every file together, visibility and pressure together where
     # they are; the one variable on pressure levels on its own
     assert {"air_temperature_2m", "visibility_in_air", "air_pressure_at_mean_sea_level"} <= set(
         concatenated_together
     )
     assert "air_temperature" not in concatenated_together
-    monkeypatch.setattr(ingest_module, "_concat_together", lambda *args: {})
-    alone = open_observations(files)
-    report, report_alone = (json.loads(d.attrs.pop("weatherdata_qc")) for d in (out, alone))
-    for file_report in (*report["files"], *report_alone["files"]):
-        file_report.pop("token")
-    assert report == report_alone
+    report = _assert_opened_alike(out, alone)
     assert len(report["combined"]["duplicates_across_files"]) == len(out.data_vars) > 5
-    xr.testing.assert_identical(out.load(), alone.load())
-    assert list(out.variables) == list(alone.variables)
-    for name in out.variables:
-        assert out[name].dims == alone[name].dims and out[name].dtype == alone[name].dtype

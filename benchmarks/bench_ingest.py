@@ -20,7 +20,6 @@ Ratios, not absolute times, are the result: the machine is shared and noisy.
 from __future__ import annotations
 
 import argparse
-import itertools
 import shutil
 import subprocess
 import sys
@@ -98,7 +97,7 @@ def main() -> None:
     try:
         directory = work / "input"
         write_demo(directory, resolution=args.resolution, days=args.days)
-        files = sum(1 for _ in itertools.chain(directory.rglob("*.nc")))
+        files = len(list(directory.rglob("*.nc")))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ours_warm = warm(namespace["open_with_weatherdata"], directory, args.repeats)

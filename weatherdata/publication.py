@@ -258,17 +258,20 @@ def _fsync_directory(path: Path) -> None:
             os.close(descriptor)
 
 
-def _write_temporaries(documents: list[tuple[Path, str]]) -> list[tuple[Path, Path]]:
-    """Write each ``(path, text)`` to a temporary file beside its path: ``[(temporary,
-    path)]`` for :func:`_rename_temporaries` once they are durable. On an error the
-    temporaries written are removed."""
+def _write_temporaries(documents: list[tuple[Path, str | bytes]]) -> list[tuple[Path, Path]]:
+    """Write each ``(path, text or bytes)`` to a temporary file beside its path:
+    ``[(temporary, path)]`` for :func:`_rename_temporaries` once they are durable. On an
+    error the temporaries written are removed."""
     temporaries = []
     try:
-        for path, text in documents:
+        for path, content in documents:
             path.parent.mkdir(parents=True, exist_ok=True)
             temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
             temporaries.append((temporary, path))
-            temporary.write_text(text, encoding="utf-8")
+            if isinstance(content, bytes):
+                temporary.write_bytes(content)
+            else:
+                temporary.write_text(content, encoding="utf-8")
     except BaseException:
         _remove_temporaries(temporaries)
         raise
@@ -1221,10 +1224,7 @@ def _extend_directly(
     texts = {
         path: json.dumps(doc, allow_nan=True, indent=indent) for path, doc in documents.items()
     }
-    for path, content in [*chunks.items(), *((p, t.encode()) for p, t in texts.items())]:
-        temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
-        temporary.write_bytes(content)
-        os.replace(temporary, path)
+    _rename_temporaries(_write_temporaries([*chunks.items(), *texts.items()]))
     return [
         (variable.data, zarr.Array(arrays[name]), regions[name])
         for name, (variable, _) in expected.items()

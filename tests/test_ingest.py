@@ -467,6 +467,31 @@ def test_no_crash_at_exit_with_metpy_and_eccodes(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
 
 
+def test_inputs_open_with_xclim_imported_after_weatherdata(demo_directory):
+    """Importing xclim (through cf_xarray) makes its own pint registry the application
+    registry, which has no dBZ: with xclim imported after weatherdata, opening the demo's
+    radar failed with "units 'dBZ' are not understood". A new process, as a notebook's
+    imports are; the unit helpers restore MetPy's registry before they parse. (The other
+    order worked: MetPy's import makes its registry the application registry.)"""
+    code = textwrap.dedent(
+        f"""
+        import weatherdata
+        import xclim
+        from weatherdata.units import linear_conversion, parse_quantity
+        observations, forecast = weatherdata.open_inputs({str(demo_directory)!r})
+        print(observations["radar_reflectivity"].attrs["units"])
+        print(parse_quantity("35 degC").m_as("K"), linear_conversion("dBZ", "dBZ"))
+        print(linear_conversion("km", "m"))
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("\n")[:3] == ["dBZ", "308.15 None", "(1000.0, 0.0)"]
+
+
 # --------------------------------------------------------------------------------------
 # time handling, forecasts in NetCDF, multi-file, static/climatology, tracks
 # --------------------------------------------------------------------------------------

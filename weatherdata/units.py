@@ -133,6 +133,7 @@ def parse_units(text: str | None, *, where: str = "") -> pint.Unit:
 
     Raises UnitsError (naming ``where``) when the string is missing or unknown.
     """
+    ensure_registry()  # an xclim import after ours would leave a registry without dBZ
     spelled = _SPELLINGS.get(text.strip(), text.strip()) if isinstance(text, str) else None
     if spelled is None:
         raise UnitsError(f"{where}: units are missing" if where else "units are missing")
@@ -148,6 +149,7 @@ def parse_units(text: str | None, *, where: str = "") -> pint.Unit:
 
 def parse_quantity(text: str | float | int) -> pint.Quantity:
     """Parse a catalog quantity such as ``"35 degC"`` or ``"50 mm"``."""
+    ensure_registry()
     if isinstance(text, int | float):
         return unit_registry.Quantity(text, "dimensionless")
     parts = str(text).strip().split(maxsplit=1)
@@ -170,6 +172,7 @@ def linear_conversion(source: str, target: str, *, where: str = "") -> tuple[flo
     src, dst = parse_units(source, where=where), parse_units(target, where=where)
     if src == dst:
         return None
+    ensure_registry()
     try:
         one = unit_registry.Quantity(np.array([0.0, 1.0]), src).to(dst).magnitude
     except pint.DimensionalityError as exc:

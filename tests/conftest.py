@@ -1,10 +1,28 @@
+import os
+import shutil
+import tempfile
+
 import pytest
+
+from weatherdata.cache import CACHE_DIRECTORY_VARIABLE
 
 
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "product(id): a reference-value test of catalog product `id`"
     )
+    # weatherdata's on-disk cache (boundary geometries): one of the test session's own,
+    # shared by the processes it starts, never the user's (unless one was chosen).
+    if CACHE_DIRECTORY_VARIABLE not in os.environ:
+        config._weatherdata_cache = tempfile.mkdtemp(prefix="weatherdata-test-cache-")
+        os.environ[CACHE_DIRECTORY_VARIABLE] = config._weatherdata_cache
+
+
+def pytest_unconfigure(config):
+    chosen = getattr(config, "_weatherdata_cache", None)
+    if chosen:
+        os.environ.pop(CACHE_DIRECTORY_VARIABLE, None)
+        shutil.rmtree(chosen, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

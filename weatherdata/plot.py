@@ -410,19 +410,35 @@ def _anchored_scale(name: str, levels: np.ndarray):
 @functools.cache
 def boundary_geometries(kind: str) -> tuple[np.ndarray, np.ndarray]:
     """One boundary layer as ``(lines, bounds)``: shapely line geometries (WGS84 degrees)
-    and their ``(west, south, east, north)`` boxes. Cached per process.
+    and their ``(west, south, east, north)`` boxes. Cached per process, and on disk
+    (:func:`weatherdata.cache.cached_geometries`: ~7 s for a Guangdong map's layers
+    in each new process before, milliseconds after the first).
 
     ``kind`` is one of :data:`BOUNDARY_KINDS` (or ``"world_coastline"``). Loaded from
     cnmaps' offline data on first use, simplified to about 500 m.
     """
     import shapely
-    from cnmaps import get_adm_maps
+
+    from .cache import cached_geometries
 
     queries = _WORLD_COASTLINE if kind == "world_coastline" else BOUNDARY_KINDS.get(kind)
     if queries is None:
         raise WeatherdataError(
             f"boundary {kind!r}: choose from {', '.join(BOUNDARY_KINDS)} (or none)"
         )
+    lines = cached_geometries(
+        f"boundary-{kind}",
+        ["boundary lines", queries, _SIMPLIFY_DEGREES],
+        lambda: _load_boundary_lines(queries),
+    )
+    return lines, shapely.bounds(lines)
+
+
+def _load_boundary_lines(queries) -> np.ndarray:
+    """The lines of cnmaps' records for ``queries``, simplified, in WGS84."""
+    import shapely
+    from cnmaps import get_adm_maps
+
     lines = []
     for query in queries:
         # Read as stored and simplify before converting Amap's GCJ-02 coordinates to
@@ -441,8 +457,7 @@ def boundary_geometries(kind: str) -> tuple[np.ndarray, np.ndarray]:
                 parts = shapely.transform(parts, _gcj02_to_wgs84)
             lines.extend(parts)
     lines = np.asarray(lines, dtype=object)
-    lines = lines[~shapely.is_empty(lines)]
-    return lines, shapely.bounds(lines)
+    return lines[~shapely.is_empty(lines)]
 
 
 def _gcj02_to_wgs84(coordinates: np.ndarray) -> np.ndarray:

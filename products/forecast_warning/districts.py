@@ -88,15 +88,29 @@ _REGIONS = {
 
 @functools.cache
 def _boundaries(region: str):
-    """``[(zh, en, shapely geometry), …]`` in the order of the region's name table."""
-    from cnmaps import get_adm_maps
+    """``[(zh, en, shapely geometry), …]`` in the order of the region's name table (WGS84).
+
+    Cached per process, and on disk (:func:`weatherdata.cache.cached_geometries`): cnmaps
+    reads and converts each region in ~0.8 s."""
+    from weatherdata.cache import cached_geometries
 
     names, query, field, _ = _REGIONS[region]
-    records = {record[field]: record for record in get_adm_maps(**query)}
-    missing = sorted(set(names) - set(records))
-    if missing:
-        raise InputError(f"cnmaps has no boundary for {', '.join(missing)}")
-    return [(zh, en, records[zh].geometry.geom) for zh, en in names.items()]
+
+    def load():
+        from cnmaps import get_adm_maps
+
+        records = {record[field]: record for record in get_adm_maps(**query)}
+        missing = sorted(set(names) - set(records))
+        if missing:
+            raise InputError(f"cnmaps has no boundary for {', '.join(missing)}")
+        return [records[zh].geometry.geom for zh in names]
+
+    geometries = cached_geometries(
+        f"region-{region}", ["region areas", query, field, list(names)], load
+    )
+    return [
+        (zh, en, geometry) for (zh, en), geometry in zip(names.items(), geometries, strict=True)
+    ]
 
 
 def _cell_centres(latitude: np.ndarray, longitude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

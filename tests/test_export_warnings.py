@@ -543,6 +543,16 @@ def test_cap_rejects_products_that_are_not_signals(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("format", ["geojson", "cap"])
+def test_warning_formats_name_the_products_without_categories(tmp_path, format):
+    """Refused before anything is read (no root is needed), naming each plain product."""
+    with pytest.raises(WeatherdataError, match=r"; heat_index has no categories$"):
+        export(["heat_index", "rainstorm_warning_signal"], format=format, out=tmp_path)
+    with pytest.raises(WeatherdataError, match=r"; heat_index, dewpoint_2m have no categories$"):
+        export(["heat_index", "dewpoint_2m"], format=format, out=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

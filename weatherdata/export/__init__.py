@@ -421,7 +421,8 @@ def export(
         if plain:
             raise WeatherdataError(
                 f"--format {format}: only for categorical products (warning levels); "
-                f"{', '.join(plain[:5])}{' …' if len(plain) > 5 else ''} have no categories"
+                f"{', '.join(plain[:5])}{' …' if len(plain) > 5 else ''} "
+                f"{'has' if len(plain) == 1 else 'have'} no categories"
             )
     if isinstance(time, str):
         time = parse_time_range(time)

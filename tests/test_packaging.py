@@ -132,3 +132,24 @@ def test_wheel_runs_in_a_clean_environment(wheel, tmp_path):
     from weatherdata.catalog import load_catalog
 
     assert len(listing.stdout.split()) == len(load_catalog().products)
+
+
+def test_public_names_are_listed_before_their_modules_load():
+    """``dir(weatherdata)`` (Jupyter's tab completion) lists every public name, the lazily
+    imported ones included, without importing ingest (cfgrib, eccodes) or the publisher;
+    each name is its module's function."""
+    code = (
+        "import sys, weatherdata\n"
+        "listed = set(dir(weatherdata))\n"
+        "heavy = [m for m in ('weatherdata.ingest', 'weatherdata.publication') if m in sys.modules]\n"
+        "from weatherdata import access, demo, ingest, publication\n"
+        "origin = {name: getattr(weatherdata, name) is getattr(module, name)\n"
+        "          for module in (access, demo, ingest, publication)\n"
+        "          for name in weatherdata._LAZY[module.__name__.rsplit('.', 1)[1]]}\n"
+        "print(sorted(set(weatherdata.__all__) - listed), heavy, all(origin.values()), len(origin))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["[]", "[]", "True", "9"]

@@ -26,23 +26,25 @@ __all__ = [
 ]
 
 
+#: Names imported on first use, by module: `import weatherdata` stays fast and ingest
+#: (cfgrib, eccodes) loads only when used.
+_LAZY = {
+    "ingest": ("open_observations", "open_forecast", "open_inputs"),
+    "access": ("open_product", "open_catalog", "list_products"),
+    "demo": ("write_demo",),
+    "publication": ("publish", "status"),
+}
+
+
 def __getattr__(name):
-    # Imported lazily so that `import weatherdata` stays fast and ingest (cfgrib,
-    # eccodes) loads only when used.
-    if name in ("open_observations", "open_forecast", "open_inputs"):
-        from . import ingest
+    for module, names in _LAZY.items():
+        if name in names:
+            import importlib
 
-        return getattr(ingest, name)
-    if name in ("open_product", "open_catalog", "list_products"):
-        from . import access
-
-        return getattr(access, name)
-    if name in ("write_demo",):
-        from . import demo
-
-        return demo.write_demo
-    if name in ("publish", "status"):
-        from . import publication
-
-        return getattr(publication, name)
+            return getattr(importlib.import_module(f".{module}", __name__), name)
     raise AttributeError(f"module 'weatherdata' has no attribute {name!r}")
+
+
+def __dir__():
+    # What Jupyter's tab completion lists: the lazy names too, before their first use.
+    return sorted({*globals(), *(name for names in _LAZY.values() for name in names)})

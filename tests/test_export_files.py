@@ -680,3 +680,21 @@ def test_cli_bad_arguments_one_line(root, tmp_path, capsys, arguments, message):
     assert code != 0
     assert message in error and "Traceback" not in error
     assert len(error.strip().splitlines()) == 1
+
+
+def test_a_time_outside_the_published_range_is_named_in_utc(root, tmp_path):
+    """The message shows the asked and published times as a user writes them (to the
+    minute, with Z), not NumPy's nanoseconds; nothing is written."""
+    for time, message in (
+        ("2030-01-01T00:00", "no data at 2030-01-01T00:00Z"),
+        ("2026-07-26T06:30", "no data at 2026-07-26T06:30Z"),
+        ("2026-07-26T06:30:15", "no data at 2026-07-26T06:30:15Z"),
+        ("2030-01-01/2030-01-02", "no data between 2030-01-01T00:00Z and 2030-01-02T00:00Z"),
+        ("2030-01-01/", "no data between 2030-01-01T00:00Z and …"),
+    ):
+        with pytest.raises(WeatherdataError) as raised:
+            export(["temperature_2m"], tmp_path / "out", format="netcdf", root=str(root), time=time)
+        assert str(raised.value) == (
+            f"temperature_2m: {message} (published 2026-07-25T00:00Z to 2026-07-29T23:00Z)"
+        )
+    assert not (tmp_path / "out").exists()

@@ -19,6 +19,7 @@ Command line::
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from ..catalog import Catalog, ProductEntry, shipped_catalog
@@ -245,14 +247,14 @@ def _select(
             index = np.flatnonzero(values == start)
             if not index.size:
                 raise WeatherdataError(
-                    f"{product_id}: no data at {start} (published {_range(values)})"
+                    f"{product_id}: no data at {_time_text(start)} (published {_range(values)})"
                 )
             data = data.isel({dim: index})
         else:
             data = data.sel({dim: slice(start, stop)})
             if data.sizes[dim] == 0:
                 raise WeatherdataError(
-                    f"{product_id}: no data between {start or '…'} and {stop or '…'} "
+                    f"{product_id}: no data between {_time_text(start)} and {_time_text(stop)} "
                     f"(published {_range(values)})"
                 )
     if bbox is not None:
@@ -310,10 +312,20 @@ def _mask_district(data: xr.Dataset, product_id: str, district: str) -> xr.Datas
     return data
 
 
+def _time_text(value) -> str:
+    """A time as a message shows it: ISO to the minute (seconds where there are), UTC."""
+    if value is None:
+        return "…"
+    if isinstance(value, np.datetime64 | pd.Timestamp | datetime.datetime):
+        stamp = pd.Timestamp(value)
+        return stamp.strftime("%Y-%m-%dT%H:%M:%SZ" if stamp.second else "%Y-%m-%dT%H:%MZ")
+    return str(value)
+
+
 def _range(values: np.ndarray) -> str:
     if not len(values):
         return "no times"
-    return f"{values.min()} to {values.max()}"
+    return f"{_time_text(values.min())} to {_time_text(values.max())}"
 
 
 def load_product(
@@ -428,8 +440,7 @@ def export(
         time = parse_time_range(time)
     out = Path(out)
     single = len(entries) == 1
-    if not (single and out.suffix == exporter.suffix and not exporter.many_files):
-        out.mkdir(parents=True, exist_ok=True)
+    directory = not (single and out.suffix == exporter.suffix and not exporter.many_files)
     written: list[Path] = []
     for done, entry in enumerate(entries):
         data = load_product(
@@ -442,6 +453,8 @@ def export(
             catalog=catalog,
             storage_options=storage_options,
         )
+        if directory:  # made once there is something to write: a refused export leaves none
+            out.mkdir(parents=True, exist_ok=True)
         written += exporter.write(data, entry, _destination(out, entry, exporter, single), options)
         if progress:
             progress(entry.id, done + 1, len(entries))

@@ -25,6 +25,28 @@ def test_version_and_catalog():
     assert shown.returncode == 0 and "canonical inputs" in shown.stdout
 
 
+def test_catalog_table_keeps_every_id_whole_on_a_narrow_terminal():
+    """Ids are what one copies into a command: never folded, even at 80 columns (names
+    wrap instead). ``--input`` is ``--uses`` by the issue's name for it."""
+    import os
+
+    from weatherdata.catalog import shipped_catalog
+
+    done = subprocess.run(
+        [sys.executable, "-m", "weatherdata", "catalog", "list"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "80"},
+    )
+    assert done.returncode == 0, done.stderr
+    first_cells = {line.split("│")[1].strip() for line in done.stdout.splitlines() if "│" in line}
+    assert set(shipped_catalog().products) <= first_cells
+    assert max(map(len, done.stdout.splitlines())) <= 80
+    by_input = weatherdata("catalog", "list", "--ids", "--input", "radar_reflectivity")
+    by_uses = weatherdata("catalog", "list", "--ids", "--uses", "radar_reflectivity")
+    assert by_input.returncode == 0 and by_input.stdout == by_uses.stdout
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -60,7 +60,10 @@ def catalog_list(
         str | None, typer.Option(help="observation, forecast_warning or service")
     ] = None,
     uses: Annotated[
-        str | None, typer.Option(help="Only products that need this canonical input variable")
+        str | None,
+        typer.Option(
+            "--uses", "--input", help="Only products that need this canonical input variable"
+        ),
     ] = None,
     ids_only: Annotated[bool, typer.Option("--ids", help="Print ids only, one per line")] = False,
 ):
@@ -76,7 +79,9 @@ def catalog_list(
             print(entry.id)
         return
     table = Table(title=f"{len(entries)} products", show_lines=False)
-    for column in ("id", "family", "name", "名称", "units"):
+    # Ids whole on one line (they are what one copies into a command); the names wrap.
+    table.add_column("id", no_wrap=True, min_width=max((len(e.id) for e in entries), default=2))
+    for column in ("family", "name", "名称", "units"):
         table.add_column(column, overflow="fold")
     for entry in entries:
         table.add_row(entry.id, entry.family, entry.name.en, entry.name.zh, entry.units or "")
@@ -424,7 +429,16 @@ def verify(
     console.print(view)
 
 
-@app.command()
+@app.command(
+    # One paragraph a string: Typer keeps a docstring's line breaks, which the terminal's
+    # own wrapping then breaks again mid-line.
+    help="Latest valid time and latest complete valid time per published product.\n\n"
+    "A daily product shows the END of its last (complete) day, and is judged against the "
+    "last day boundary at or before the newest observation; a forecast store is judged "
+    'against the newest run among the root\'s forecast stores. "n/a": not checked (the '
+    "catalog declares the product missing by definition in places, so it is judged on its "
+    "last step; or the store has no time axis, e.g. `period`)."
+)
 def status(
     root: Annotated[Path, typer.Argument(help="Publication root")],
     stale_after: Annotated[
@@ -436,14 +450,8 @@ def status(
         ),
     ] = None,
 ):
-    """Latest valid time and latest complete valid time per published product.
-
-    A daily product shows the END of its last (complete) day, and is judged against the last
-    day boundary at or before the newest observation; a forecast store is judged against the
-    newest run among the root's forecast stores. "n/a": not checked (the catalog declares the
-    product missing by definition in places, so it is judged on its last step; or the store
-    has no time axis, e.g. `period`).
-    """
+    """Latest valid time and latest complete valid time per published product (the
+    command's help says more)."""
     import numpy as np
 
     from .publication import status as product_status

@@ -668,7 +668,10 @@ def test_cli_all_geotiff_skips_products_without_a_grid(root, tmp_path, capsys):
     [
         (["--format", "csv", "--interpolation", "cubic"], "--interpolation 'cubic'"),
         (["--format", "csv", "--stations", "/nonexistent/stations.csv"], "no such file"),
-        (["--format", "geotiff", "--district", "Atlantis"], "--district 'Atlantis'"),
+        (
+            ["--format", "geotiff", "--district", "Atlantis"],
+            "district 'Atlantis': not a Guangzhou district",
+        ),
         (["--format", "tiff"], "--format 'tiff'"),
     ],
 )
@@ -698,3 +701,53 @@ def test_a_time_outside_the_published_range_is_named_in_utc(root, tmp_path):
             f"temperature_2m: {message} (published 2026-07-25T00:00Z to 2026-07-29T23:00Z)"
         )
     assert not (tmp_path / "out").exists()
+
+
+def test_open_product_cuts_as_export_does(root):
+    """``weatherdata.open_product`` and ``weatherdata export`` share one selection: the
+    same cells and times, and the same errors; a time that is not published is an error
+    naming what is (it was the nearest time, however far), an empty box or range too (they
+    were empty datasets). One time drops the time dimension, as ``sel`` does."""
+    import weatherdata
+    from weatherdata.export import load_product
+
+    stored = xr.open_zarr(root / "observation" / "temperature_2m.zarr")["temperature_2m"]
+    expected = stored.sel(time="2026-07-26T06:00")
+    for time in (
+        "2026-07-26T06:00",
+        "2026-07-26T06:00Z",
+        "2026-07-26T14:00+08:00",
+        np.datetime64("2026-07-26T06", "h"),
+        pd.Timestamp("2026-07-26 06:00"),
+        expected.time.values,
+    ):
+        one = weatherdata.open_product("temperature_2m", str(root), time=time)["temperature_2m"]
+        assert one.dims == ("latitude", "longitude"), time
+        xr.testing.assert_identical(one.drop_attrs(), expected.drop_attrs())
+    for time in (slice("2026-07-26T00:00", "2026-07-26T05:00"), "2026-07-26T00:00/2026-07-26T05"):
+        window = weatherdata.open_product("temperature_2m", str(root), time=time)
+        assert window.sizes["time"] == 6
+    city = weatherdata.open_product("temperature_2m", str(root), district="Guangzhou")
+    exported = load_product("temperature_2m", root=str(root), district="广州")
+    xr.testing.assert_identical(city["temperature_2m"], exported["temperature_2m"])
+    assert city.attrs["weatherdata_district"] == "Guangzhou (广州市)"
+    assert city.sizes["latitude"] * city.sizes["longitude"] < stored[0].size
+    assert int(city["temperature_2m"].isel(time=0).notnull().sum()) > 0
+    published = "(published 2026-07-25T00:00Z to 2026-07-29T23:00Z)"
+    for cut, message in (
+        ({"time": "2030-01-01"}, f"temperature_2m: no data at 2030-01-01T00:00Z {published}"),
+        (
+            {"time": slice("2030-01-01", None)},
+            f"temperature_2m: no data between 2030-01-01T00:00Z and … {published}",
+        ),
+        ({"bbox": (0, 0, 1, 1)}, "temperature_2m: bbox (0, 0, 1, 1) holds no grid cell"),
+        (
+            {"time": "yesterday"},
+            "time 'yesterday': 'yesterday' is not an ISO time such as 2026-07-27T06:00",
+        ),
+        ({"time": ("2026-07-27", "2026-07-26")}, "the end is before the start"),
+        ({"district": "Tianhee"}, "(did you mean Tianhe?)"),
+    ):
+        with pytest.raises(WeatherdataError) as raised:
+            weatherdata.open_product("temperature_2m", str(root), **cut)
+        assert message in str(raised.value), (cut, str(raised.value))

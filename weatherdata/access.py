@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import xarray as xr
 
 from .errors import WeatherdataError
@@ -109,9 +108,10 @@ def open_product(
     *,
     time=None,
     bbox: tuple[float, float, float, float] | None = None,
+    district: str | None = None,
     storage_options: dict | None = None,
 ) -> xr.Dataset:
-    """Open one published product lazily, optionally cut to a time range and a box.
+    """Open one published product lazily, optionally cut to a time, a box or a district.
 
     Parameters
     ----------
@@ -120,9 +120,19 @@ def open_product(
     root
         Publication root: a directory, ``http(s)://`` URL or ``s3://bucket/prefix``.
     time
-        A time (``"2026-07-27T06:00"``) or a ``slice`` of times.
+        One time, which must be published (``"2026-07-27T06:00"``, a ``numpy.datetime64``
+        or ``pandas.Timestamp``; UTC unless an offset is given): the time dimension is
+        then dropped, as xarray's ``sel`` does. Or a range: ``"T0/T1"``, ``slice(T0, T1)``
+        (inclusive; either end may be None).
     bbox
         ``(west, south, east, north)`` in degrees.
+    district
+        A Guangzhou district or Guangdong city, English or Chinese (``"Tianhe"``,
+        ``"深圳"``): the cells whose centres lie inside, the rest masked.
+
+    A cut that holds nothing (a time not published, a box or district off the grid) is
+    an error that names what is published, as ``weatherdata export`` reports it
+    (:func:`weatherdata.export.select_product`).
     """
     entries = {p["id"]: p for p in list_products(root, storage_options=storage_options)}
     if product_id not in entries:
@@ -148,28 +158,8 @@ def open_product(
         if isinstance(exc, OSError | TimeoutError) or _is_client_error(exc):
             raise _unreachable(location, exc) from None
         raise
-    if time is not None:
-        dim = next((d for d in ("time", "day", "init_time") if d in data.dims), None)
-        if dim is None:
-            raise WeatherdataError(f"{product_id} has no time dimension to select")
-        if isinstance(time, slice):
-            data = data.sel({dim: slice(_time(time.start), _time(time.stop))})
-        else:
-            data = data.sel({dim: _time(time)}, method="nearest")
-    if bbox is not None:
-        west, south, east, north = bbox
-        if "latitude" in data.dims and "longitude" in data.dims:
-            data = data.sel(latitude=slice(south, north), longitude=slice(west, east))
-        else:
-            mask = (
-                (data.latitude >= south)
-                & (data.latitude <= north)
-                & (data.longitude >= west)
-                & (data.longitude <= east)
-            )
-            data = data.where(mask.compute(), drop=True)
+    if time is not None or bbox is not None or district is not None:
+        from .export import select_product
+
+        data = select_product(data, product_id, time, bbox, district, keep_time_dimension=False)
     return data
-
-
-def _time(value):
-    return None if value is None else np.datetime64(str(value).rstrip("Z"))

@@ -45,6 +45,8 @@ __all__ = [
     "get_exporter",
     "load_product",
     "parse_time_range",
+    "select_product",
+    "time_bounds",
 ]
 
 TIME_DIMENSIONS = ("time", "day", "init_time")
@@ -176,29 +178,55 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
 
 
 def parse_time_range(text: str | None) -> tuple[np.datetime64 | None, np.datetime64 | None]:
-    """``"T0"`` or ``"T0/T1"`` (ISO, UTC; either side of ``/`` may be empty) → bounds."""
+    """``"T0"`` or ``"T0/T1"`` (ISO; UTC unless an offset is given, e.g. ``+08:00``;
+    either side of ``/`` may be empty) → bounds in UTC."""
     if text is None or text == "":
         return None, None
-
-    def one(value: str):
-        value = value.strip().rstrip("Z")
-        if not value:
-            return None
-        try:
-            return np.datetime64(value, "s")
-        except ValueError:
-            raise WeatherdataError(
-                f"--time {text!r}: {value!r} is not an ISO time such as 2026-07-27T06:00"
-            ) from None
-
     start, sep, stop = text.partition("/")
     if not sep:
-        point = one(start)
+        point = _utc_time(start, text)
         return point, point
-    start, stop = one(start), one(stop)
+    start, stop = _utc_time(start, text), _utc_time(stop, text)
     if start is not None and stop is not None and stop < start:
-        raise WeatherdataError(f"--time {text!r}: the end is before the start")
+        raise WeatherdataError(f"time {text!r}: the end is before the start")
     return start, stop
+
+
+def _utc_time(value, asked) -> np.datetime64 | None:
+    """One time (ISO text, NumPy or pandas time, datetime) as naive UTC ``datetime64[s]``."""
+    if isinstance(value, str):
+        value = value.strip()
+        if not value:
+            return None
+    elif value is None:
+        return None
+    try:
+        stamp = pd.Timestamp(np.asarray(value).item() if isinstance(value, np.ndarray) else value)
+    except (ValueError, TypeError):
+        stamp = pd.NaT
+    if stamp is pd.NaT:
+        raise WeatherdataError(
+            f"time {asked!r}: {value!r} is not an ISO time such as 2026-07-27T06:00"
+        )
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return stamp.to_datetime64().astype("datetime64[s]")
+
+
+def time_bounds(time) -> tuple[np.datetime64 | None, np.datetime64 | None]:
+    """``(start, stop)`` in UTC of what a user asks for: ``"T0"`` or ``"T0/T1"`` text
+    (:func:`parse_time_range`), a ``slice`` or a ``(start, stop)`` pair of times, or one
+    time (text, ``numpy.datetime64``, ``pandas.Timestamp``, ``datetime``)."""
+    if time is None or isinstance(time, str):
+        return parse_time_range(time)
+    if isinstance(time, slice | tuple):
+        start, stop = (time.start, time.stop) if isinstance(time, slice) else time
+        start, stop = _utc_time(start, time), _utc_time(stop, time)
+        if start is not None and stop is not None and stop < start:
+            raise WeatherdataError(f"time {time!r}: the end is before the start")
+        return start, stop
+    point = _utc_time(time, time)
+    return point, point
 
 
 _REGION_NAMES = ("guangzhou_districts", "guangdong_cities")
@@ -223,24 +251,34 @@ def district_geometry(name: str):
 
     close = difflib.get_close_matches(name, known, n=3)
     hint = f" (did you mean {', '.join(close)}?)" if close else ""
-    raise WeatherdataError(f"--district {name!r}: not a Guangzhou district or Guangdong city{hint}")
+    raise WeatherdataError(f"district {name!r}: not a Guangzhou district or Guangdong city{hint}")
 
 
 def _time_dimension(data: xr.Dataset | xr.DataArray) -> str | None:
     return next((d for d in TIME_DIMENSIONS if d in data.dims), None)
 
 
-def _select(
+def select_product(
     data: xr.Dataset,
     product_id: str,
-    time: tuple | None,
-    bbox: Sequence[float] | None,
-    district: str | None,
+    time=None,
+    bbox: Sequence[float] | None = None,
+    district: str | None = None,
+    *,
+    keep_time_dimension: bool = True,
 ) -> xr.Dataset:
-    if time is not None and any(bound is not None for bound in time):
+    """``data`` (one product) cut to ``time`` (anything :func:`time_bounds` takes; one time
+    must be published exactly, a range must hold one), ``bbox`` (west, south, east, north)
+    and ``district`` (:func:`district_geometry`). Used by the exporters and
+    :func:`weatherdata.open_product`: an empty cut is an error naming what is published,
+    never an empty dataset or the nearest time. One time keeps a time dimension of
+    length one (files have a time axis), or, without ``keep_time_dimension``, becomes a
+    scalar coordinate as xarray's ``sel`` makes it (a map plots as a map)."""
+    time = time_bounds(time)
+    if any(bound is not None for bound in time):
         dim = _time_dimension(data)
         if dim is None:
-            raise WeatherdataError(f"{product_id}: has no time dimension, --time cannot apply")
+            raise WeatherdataError(f"{product_id}: has no time dimension to select a time in")
         start, stop = time
         values = data[dim].values
         if start is not None and start == stop:
@@ -249,7 +287,7 @@ def _select(
                 raise WeatherdataError(
                     f"{product_id}: no data at {_time_text(start)} (published {_range(values)})"
                 )
-            data = data.isel({dim: index})
+            data = data.isel({dim: index if keep_time_dimension else index[0]})
         else:
             data = data.sel({dim: slice(start, stop)})
             if data.sizes[dim] == 0:
@@ -264,7 +302,7 @@ def _select(
             lat_slice = slice(south, north) if latitude[0] <= latitude[-1] else slice(north, south)
             data = data.sel(latitude=lat_slice, longitude=slice(west, east))
             if not data.sizes["latitude"] or not data.sizes["longitude"]:
-                raise WeatherdataError(f"{product_id}: --bbox {bbox} holds no grid cell")
+                raise WeatherdataError(f"{product_id}: bbox {tuple(bbox)} holds no grid cell")
         elif "latitude" in data.coords:
             inside = (
                 (data.latitude >= south)
@@ -273,7 +311,7 @@ def _select(
                 & (data.longitude <= east)
             ).compute()
             if not bool(inside.any()):
-                raise WeatherdataError(f"{product_id}: --bbox {bbox} holds no grid cell")
+                raise WeatherdataError(f"{product_id}: bbox {tuple(bbox)} holds no grid cell")
             data = data.where(inside, drop=True)
     if district is not None:
         data = _mask_district(data, product_id, district)
@@ -288,7 +326,7 @@ def _mask_district(data: xr.Dataset, product_id: str, district: str) -> xr.Datas
     if table_dim in data.dims:  # a per-district table: pick the row
         return data.sel({table_dim: [english]})
     if "latitude" not in data.coords or "longitude" not in data.coords:
-        raise WeatherdataError(f"{product_id}: no latitude/longitude to cut --district by")
+        raise WeatherdataError(f"{product_id}: no latitude/longitude to cut a district by")
     if data.latitude.ndim == 1 and data.longitude.ndim == 1:
         lat2d, lon2d = np.meshgrid(data.latitude.values, data.longitude.values, indexing="ij")
         dims = ("latitude", "longitude")
@@ -298,7 +336,7 @@ def _mask_district(data: xr.Dataset, product_id: str, district: str) -> xr.Datas
     inside = shapely.contains_xy(geometry, lon2d, lat2d)
     if not inside.any():
         raise WeatherdataError(
-            f"{product_id}: --district {district!r} ({english}) contains no cell centre of this grid"
+            f"{product_id}: district {district!r} ({english}) contains no cell centre of this grid"
         )
     rows = np.flatnonzero(inside.any(axis=1))
     columns = np.flatnonzero(inside.any(axis=0))
@@ -348,8 +386,7 @@ def load_product(
     entry = catalog[product_id]
     if entry.family == "intermediate":
         raise WeatherdataError(f"{product_id!r} is an internal intermediate, not a product")
-    if isinstance(time, str):
-        time = parse_time_range(time)
+    time = time_bounds(time)
     if (root is None) == (inputs is None):
         raise WeatherdataError("give either a publication root (--root) or inputs (--input)")
     if root is not None:
@@ -368,7 +405,7 @@ def load_product(
         source = "derived on the fly from " + ", ".join(str(i) for i in inputs)
     if product_id not in data.data_vars:
         raise InputError(f"{product_id}: the store holds no variable {product_id!r}")
-    data = _select(data, product_id, time, bbox, district)
+    data = select_product(data, product_id, time, bbox, district)
     # Provenance for the exporters (NetCDF history, GeoTIFF tags): what was read, how cut.
     data.attrs["weatherdata_export_source"] = source
     data.attrs["weatherdata_export_selection"] = _describe_selection(time, bbox, district)
@@ -436,8 +473,7 @@ def export(
                 f"{', '.join(plain[:5])}{' …' if len(plain) > 5 else ''} "
                 f"{'has' if len(plain) == 1 else 'have'} no categories"
             )
-    if isinstance(time, str):
-        time = parse_time_range(time)
+    time = time_bounds(time)
     out = Path(out)
     single = len(entries) == 1
     directory = not (single and out.suffix == exporter.suffix and not exporter.many_files)

@@ -1,5 +1,6 @@
 """The command line as users run it: one-line errors, exit codes, and the main job."""
 
+import os
 import subprocess
 import sys
 
@@ -7,9 +8,14 @@ import pytest
 import xarray as xr
 
 
-def weatherdata(*args, cwd=None):
+def weatherdata(*args, cwd=None, columns=None):
+    env = None if columns is None else {**os.environ, "COLUMNS": str(columns)}
     return subprocess.run(
-        [sys.executable, "-m", "weatherdata", *args], capture_output=True, text=True, cwd=cwd
+        [sys.executable, "-m", "weatherdata", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
     )
 
 
@@ -28,20 +34,11 @@ def test_version_and_catalog():
 def test_catalog_table_keeps_every_id_whole_on_a_narrow_terminal():
     """Ids are what one copies into a command: never folded, even at 80 columns (names
     wrap instead). ``--input`` is ``--uses`` by the issue's name for it."""
-    import os
-
     from weatherdata.catalog import shipped_catalog
 
-    done = subprocess.run(
-        [sys.executable, "-m", "weatherdata", "catalog", "list"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "COLUMNS": "80"},
-    )
+    done = weatherdata("catalog", "list", columns=80)
     assert done.returncode == 0, done.stderr
-    first_cells = {line.split("│")[1].strip() for line in done.stdout.splitlines() if "│" in line}
-    assert set(shipped_catalog().products) <= first_cells
-    assert max(map(len, done.stdout.splitlines())) <= 80
+    _assert_whole_ids(done.stdout, shipped_catalog().products)
     by_input = weatherdata("catalog", "list", "--ids", "--input", "radar_reflectivity")
     by_uses = weatherdata("catalog", "list", "--ids", "--uses", "radar_reflectivity")
     assert by_input.returncode == 0 and by_input.stdout == by_uses.stdout
@@ -74,10 +71,13 @@ def test_publish_demo_subset(demo_directory, tmp_path):
         "--root",
         str(root),
         "--products",
-        "temperature_2m,heat_index",
+        "temperature_2m,heat_index,forecast_temperature_2m_change_from_previous_run",
+        columns=80,
     )
     assert result.returncode == 0, result.stderr
-    assert "published 2 products" in result.stdout
+    assert "published 3 products" in result.stdout
+    table = result.stdout[: result.stdout.index("3 stores")]
+    _assert_whole_ids(table, ["heat_index", "forecast_temperature_2m_change_from_previous_run"])
     heat = xr.open_zarr(root / "service" / "heat_index.zarr", consolidated=True, zarr_format=3)
     assert heat.sizes["time"] == 120
     status = weatherdata("status", str(root))
@@ -134,3 +134,22 @@ def test_the_summary_tells_stores_kept_as_published_from_products_the_inputs_do_
         "skipped 1 products the inputs do not allow:",
         "  input 'visibility' is missing: visibility",
     ]
+
+
+def _assert_whole_ids(table: str, ids) -> None:
+    """Every id is the whole first cell of a row of the rich table, within 80 columns."""
+    first_cells = {line.split("│")[1].strip() for line in table.splitlines() if "│" in line}
+    assert set(ids) <= first_cells, sorted(set(ids) - first_cells)[:5]
+    assert max(map(len, table.splitlines())) <= 80
+
+
+def test_status_and_verify_tables_keep_product_ids_whole(published_demo, demo_directory):
+    root, summary = published_demo
+    status = weatherdata("status", str(root), columns=80)
+    assert status.returncode == 0, status.stderr
+    _assert_whole_ids(status.stdout, [store.product for store in summary.stores])
+    verify = weatherdata(
+        "verify", str(demo_directory), "--products", "rainstorm_warning_signal", columns=80
+    )
+    assert verify.returncode == 0, verify.stderr
+    _assert_whole_ids(verify.stdout, ["rainstorm_warning_signal"])

@@ -30,6 +30,14 @@ app = typer.Typer(
 catalog_app = typer.Typer(help="Browse the product catalog.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 console = Console()
+
+
+def _add_id_column(table: Table, header: str, ids) -> None:
+    """A column of product ids, each whole on one line (ids are what one copies into the
+    next command; rich would otherwise fold or cut them to fit the terminal)."""
+    table.add_column(header, no_wrap=True, min_width=max(map(len, ids), default=len(header)))
+
+
 errors = Console(stderr=True)
 
 
@@ -79,8 +87,7 @@ def catalog_list(
             print(entry.id)
         return
     table = Table(title=f"{len(entries)} products", show_lines=False)
-    # Ids whole on one line (they are what one copies into a command); the names wrap.
-    table.add_column("id", no_wrap=True, min_width=max((len(e.id) for e in entries), default=2))
+    _add_id_column(table, "id", [entry.id for entry in entries])  # the names wrap
     for column in ("family", "name", "名称", "units"):
         table.add_column(column, overflow="fold")
     for entry in entries:
@@ -378,7 +385,8 @@ def publish(
             **windowed,
         )
     table = Table(title=f"published {len(summary.stores)} products to {root}")
-    for column in ("product", "family", "time steps", "MB", "action"):
+    _add_id_column(table, "product", [store.product for store in summary.stores])
+    for column in ("family", "time steps", "MB", "action"):
         table.add_column(column)
     for store in summary.stores:
         table.add_row(
@@ -423,7 +431,10 @@ def verify(
         table.to_csv(csv, index=False)
     view = Table(title="Warning-signal verification (hits, misses, false alarms; POD, FAR, CSI)")
     for column in table.columns:
-        view.add_column(str(column))
+        if column == "signal":
+            _add_id_column(view, column, [str(signal) for signal in table[column]])
+        else:
+            view.add_column(str(column))
     for row in table.itertuples(index=False):
         view.add_row(*[f"{v:.2f}" if isinstance(v, float) else str(v) for v in row])
     console.print(view)
@@ -473,7 +484,8 @@ def status(
         caption="steps in days: last and last complete are the END of the day (its label + "
         "24 h); n/a: not checked (missing by definition in places, or no time axis)",
     )
-    for column in ("product", "family", "first", "last", "last complete", "steps", "state"):
+    _add_id_column(table, "product", [row.product for row in rows])
+    for column in ("family", "first", "last", "last complete", "steps", "state"):
         table.add_column(column)
     counted = {"day": "days", "init_time": "runs"}
     for row in rows:

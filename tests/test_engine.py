@@ -311,3 +311,16 @@ def test_times_after_the_end_of_the_published_values_are_derived(tmp_path):
     np.testing.assert_allclose(out["speed"].isel(time=2).values, 18.0, rtol=1e-6)
     np.testing.assert_allclose(out["speed_of_speed"].isel(time=2).values, np.hypot(5, 5), rtol=1e-6)
     assert out["speed"].attrs == speed.attrs
+
+
+def test_one_product_id_may_be_given_as_a_string(demo_inputs, tmp_path):
+    """``derive(obs, "heat_index")`` read the string as the ids 'h', 'e', ... and failed
+    with "unknown product id 'h'"; publish likewise."""
+    from weatherdata.publication import publish
+
+    observations, forecast = demo_inputs
+    one = weatherdata.derive(observations, "heat_index")
+    assert list(one.data_vars) == ["heat_index"]
+    xr.testing.assert_identical(one, weatherdata.derive(observations, ["heat_index"]))
+    summary = publish(observations, tmp_path, "dewpoint_2m", forecast=forecast)
+    assert [store.product for store in summary.stores] == ["dewpoint_2m"]

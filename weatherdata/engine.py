@@ -315,7 +315,7 @@ def derive(
         A canonical dataset (``weatherdata.open_observations`` or a forecast grid from
         ``open_forecast``: products then run along ``lead_time``).
     products
-        Product ids (default: every product whose inputs are present).
+        Product ids, or one id (default: every product whose inputs are present).
     forecast
         Optional forecast grids, for products that read ``forecast:`` inputs.
     parameters
@@ -353,6 +353,8 @@ def derive(
     """
     ensure_registry()
     catalog = catalog or shipped_catalog()
+    if isinstance(products, str):  # one id, as one naturally writes it
+        products = [products]
     requested = list(products) if products is not None else list(catalog.products)
     for pid in requested:
         entry = catalog[pid]

@@ -1878,7 +1878,7 @@ def publish(
     root
         Output directory.
     products
-        Product ids (default: everything the inputs allow).
+        Product ids, or one id (default: everything the inputs allow).
     input_files
         Recorded with their SHA-256 in each store's provenance attributes.
     wait
@@ -1905,6 +1905,8 @@ def publish(
         are an error if they do not.
     """
     catalog = catalog or shipped_catalog()
+    if isinstance(products, str):  # one id, as one naturally writes it
+        products = [products]
     passed_on = {
         "forecast": forecast,
         "parameters": parameters,

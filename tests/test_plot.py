@@ -133,6 +133,26 @@ def test_temperature_map_follows_the_catalog_style(root):
     assert aspect == pytest.approx(1 / np.cos(np.radians(23.0)), rel=1e-6)
 
 
+def test_a_map_of_the_dataset_open_product_returns(root):
+    """``plot_map(weatherdata.open_product(id, root, time=...))``: the dataset as the
+    notebook user has it (it raised AttributeError: 'Dataset' has no 'name'). The same
+    picture as from its variable; a dataset of several products must say which."""
+    opened = weatherdata.open_product("temperature_2m", str(root), time="2026-07-26T06:00")
+    images = [
+        render(plot_map(data, ax=new_axes()).figure) for data in (opened, opened["temperature_2m"])
+    ]
+    np.testing.assert_array_equal(images[0], images[1])
+    ax = new_axes()
+    plot_map(opened, ax=ax)
+    later = weatherdata.open_product("temperature_2m", str(root), time="2026-07-26T07:00")
+    update_map(ax, later)
+    assert "07:00 UTC" in ax.get_title()
+    both = opened.assign(dewpoint_2m=opened["temperature_2m"] - 2).drop_attrs()
+    with pytest.raises(WeatherdataError, match=r"which variable.*temperature_2m, dewpoint_2m"):
+        plot_map(both, ax=new_axes())
+    assert plot_map(both, "dewpoint_2m", ax=new_axes()).get_title().startswith("2 m dew")
+
+
 def test_precipitation_levels_and_dry_cells_left_blank(root):
     accumulation = product(root, "precipitation_accumulation_1h").load()
     entry = CATALOG["precipitation_accumulation_1h"]

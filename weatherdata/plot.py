@@ -264,6 +264,28 @@ def font_properties(language: str, **properties) -> dict:
 # -- catalog entry, units, colours ---------------------------------------------------
 
 
+def _field_of(data: xr.DataArray | xr.Dataset, entry: ProductEntry | str | None) -> xr.DataArray:
+    """The product's variable of a dataset (as ``open_product`` returns it): the one named
+    by ``entry``, else by its ``weatherdata_product`` attribute, else its only variable.
+    A DataArray is returned as it is."""
+    if not isinstance(data, xr.Dataset):
+        return data
+    wanted = entry.id if isinstance(entry, ProductEntry) else entry
+    wanted = wanted or data.attrs.get("weatherdata_product")
+    if wanted not in data.data_vars:
+        if wanted is None and len(data.data_vars) == 1:
+            wanted = next(iter(data.data_vars))
+        else:
+            raise WeatherdataError(
+                f"cannot tell which variable of the dataset to draw ({', '.join(map(str, data.data_vars))}); "
+                "pass one, e.g. data['<id>'], or entry='<id>'"
+            )
+    array = data[wanted]
+    if "weatherdata_product" not in array.attrs and "weatherdata_product" in data.attrs:
+        array = array.assign_attrs(weatherdata_product=data.attrs["weatherdata_product"])
+    return array
+
+
 def _entry_of(data: xr.DataArray, entry: ProductEntry | str | None) -> ProductEntry:
     catalog = shipped_catalog()
     if isinstance(entry, ProductEntry):
@@ -719,7 +741,7 @@ def _new_axes(ax):
 
 
 def plot_map(
-    data: xr.DataArray,
+    data: xr.DataArray | xr.Dataset,
     entry: ProductEntry | str | None = None,
     *,
     ax: Axes | None = None,
@@ -734,7 +756,8 @@ def plot_map(
     data
         One 2-D field on 1-D ``latitude``/``longitude`` axes or on a projected grid with
         2-D ``latitude``/``longitude`` coordinates (dimensions of size 1 are dropped; select
-        one time first). A field with an ``eastward``/``northward`` ``component`` dimension
+        one time first), or a dataset holding it (``weatherdata.open_product(id, root,
+        time=...)``). A field with an ``eastward``/``northward`` ``component`` dimension
         is drawn as speed with arrows. A per-district table (a ``district`` or ``city``
         dimension, e.g. one signal of ``guangzhou_district_warning_signals``) is drawn as
         filled district polygons.
@@ -765,6 +788,7 @@ def plot_map(
         When the product is unknown, the field is not 2-D, or a language or boundary
         layer is unknown.
     """
+    data = _field_of(data, entry)
     entry = _entry_of(data, entry)
     language = resolve_language(language)
     kinds = _boundary_kinds(boundaries)
@@ -786,7 +810,7 @@ def plot_map(
 
 def update_map(
     ax: Axes,
-    data: xr.DataArray,
+    data: xr.DataArray | xr.Dataset,
     entry: ProductEntry | str | None = None,
     *,
     language: str = "auto",
@@ -804,6 +828,7 @@ def update_map(
     WeatherdataError
         When ``ax`` holds no map of :func:`plot_map` or ``data`` is on another grid.
     """
+    data = _field_of(data, entry)
     entry = _entry_of(data, entry)
     language = resolve_language(language)
     artist = next((a for a in ax.get_children() if a.get_gid() == "weatherdata:field"), None)

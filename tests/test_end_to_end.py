@@ -186,3 +186,41 @@ def test_opening_inputs_and_publishing_load_no_xarray_backend_plugins(demo_direc
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-2:] == ["0", "False"], done.stdout
+
+
+def test_the_shipped_real_grib_samples_publish_end_to_end(tmp_path, monkeypatch):
+    """NCEP's NAM analysis (Lambert conformal: projected y/x, 2-D latitude/longitude, a 0-d
+    ``crs``) and GFS forecast, everything they allow. This failed twice before any store
+    was written: a Beijing-hours product raised a plain input error on the one-step
+    record (now "insufficient", skipped with its reason), then the ``crs`` coordinate's
+    chunk failed to encode (NumPy made it 1-d). Every store holds what derive computes;
+    a recipe's own input error names its product."""
+    from weatherdata.products.observation import thermodynamics
+
+    from weatherdata.engine import derive
+    from weatherdata.errors import InputError
+    from weatherdata.publication import publish
+
+    data = Path(__file__).parent / "data"
+    files = [data / "nam.t00z.awp21100.tm00.grib2", data / "gfs.t12z.pgrbf120.2p5deg.grib2"]
+    observations, forecast = weatherdata.open_inputs(files)
+    summary = publish(observations, tmp_path, forecast=forecast, input_files=files)
+    assert len(summary.stores) >= 80
+    assert "Beijing hours" in summary.skipped["dressing_index_morning_evening"]
+    temperature = xr.open_zarr(
+        tmp_path / "observation" / "temperature_2m.zarr", consolidated=True, zarr_format=3
+    )
+    assert temperature["crs"].attrs["grid_mapping_name"] == "lambert_conformal_conic"
+    assert temperature["temperature_2m"].dims == ("time", "y", "x")
+    expected = derive(observations, ["temperature_2m", "dewpoint_2m"], forecast=forecast)
+    for product_id in ("temperature_2m", "dewpoint_2m"):
+        store = next(s for s in summary.stores if s.product == product_id)
+        published = xr.open_zarr(store.path, consolidated=True, zarr_format=3)[product_id]
+        np.testing.assert_array_equal(published.values, expected[product_id].values)
+
+    def refuses(*args, **kwargs):
+        raise InputError("a recipe's own complaint")
+
+    monkeypatch.setattr(thermodynamics, "dewpoint_from_relative_humidity", refuses)
+    with pytest.raises(InputError, match=r"^product dewpoint_2m: a recipe's own complaint$"):
+        derive(observations, ["dewpoint_2m"], forecast=forecast)

@@ -22,7 +22,13 @@ import xarray as xr
 from . import _pickling
 from ._version import __version__
 from .catalog import Catalog, ProductEntry, parameter_value, shipped_catalog
-from .errors import CatalogError, InputError, InsufficientDataError, UnitsError
+from .errors import (
+    CatalogError,
+    InputError,
+    InsufficientDataError,
+    UnitsError,
+    WeatherdataError,
+)
 from .units import apply_linear, convert_dataarray, ensure_registry, linear_conversion, parse_units
 from .variables import canonical_variables
 
@@ -439,6 +445,10 @@ def derive(
                 raise InsufficientDataError(f"product {pid}: {exc}") from None
             unavailable[pid] = str(exc)
             continue
+        except WeatherdataError as exc:  # a recipe's error names its product
+            if str(exc).startswith(f"product {pid}"):
+                raise
+            raise type(exc)(f"product {pid}: {exc}") from exc
         computed[pid] = _finish(entry, result, catalog)
         if published and pid in published:
             derived = computed[pid]

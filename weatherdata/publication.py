@@ -865,6 +865,13 @@ def _without_incomplete(new: xr.Dataset, time_dim: str, old_times, completeness)
     return (new.drop_sel({time_dim: stale}) if stale.size else new), None
 
 
+def _contiguous(values) -> np.ndarray:
+    """``values`` as a C-contiguous array of the same shape (``np.ascontiguousarray`` makes
+    a 0-d array, such as a grid mapping's ``crs``, 1-d: its chunk then failed to encode)."""
+    values = np.asarray(values)
+    return values if values.flags.c_contiguous else values.copy(order="C")
+
+
 def _decoded_times(name: str, values: np.ndarray, attributes, cache: dict | None = None):
     """Stored (CF-encoded) times decoded as ``xr.open_zarr`` decodes them.
 
@@ -873,7 +880,7 @@ def _decoded_times(name: str, values: np.ndarray, attributes, cache: dict | None
     attributes = {k: v for k, v in attributes.items() if k in ("units", "calendar")}
     key = None
     if cache is not None and all(isinstance(v, str) for v in attributes.values()):
-        values = np.ascontiguousarray(values)
+        values = _contiguous(values)
         described = tuple(sorted(attributes.items()))
         key = ("CF decoding", name, values.dtype.str, values.shape, values.tobytes(), described)
         if key in cache:
@@ -1072,7 +1079,7 @@ def _encoded_times_for_zarr(
                 return _encoded_for_zarr(variable, name)  # not a key to trust: encode it
             items.append((key, type(value).__name__, repr(value)))
         described.append(tuple(sorted(items)))
-    values = np.ascontiguousarray(values)
+    values = _contiguous(values)
     key = (
         "CF encoding",
         name,
@@ -1684,7 +1691,7 @@ def _encode_in_memory(in_memory: list[tuple], documents: dict, chunk_cache: dict
         described = array.metadata.to_dict()
         for own in ("attributes", "dimension_names"):
             described.pop(own, None)
-        values = np.ascontiguousarray(values)
+        values = _contiguous(values)
         key = (
             json.dumps(described, sort_keys=True, default=str),
             repr(region),

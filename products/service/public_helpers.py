@@ -20,7 +20,7 @@ import thermofeel
 import xarray as xr
 
 from weatherdata.compute import daily, quantity, time_step, with_units
-from weatherdata.errors import InputError
+from weatherdata.errors import InputError, InsufficientDataError
 
 __all__ = [
     "BEIJING_UTC_OFFSET",
@@ -228,8 +228,8 @@ def daily_in_hours(data: xr.DataArray, how: str, *, day: str, hours: tuple[int, 
     inside = xr.DataArray(
         _in_hours(_beijing_hours(data), *hours), dims="time", coords={"time": data["time"]}
     )
-    if not inside.any():
-        raise InputError(f"no time step falls in the Beijing hours {hours}")
+    if not inside.any():  # a record too short (or too sparse) for the hours, not bad input
+        raise InsufficientDataError(f"no time step falls in the Beijing hours {hours}")
     neutral = {"sum": 0.0, "mean": 0.0, "max": -np.inf, "min": np.inf}[how]
     reduced = daily(
         with_units(data.where(inside, neutral), units), "sum" if how == "mean" else how, day=day

@@ -22,6 +22,7 @@ from .units import ensure_registry, parse_quantity, parse_units, unit_registry
 
 __all__ = [
     "daily",
+    "dewpoint_from_relative_humidity",
     "maximum_over",
     "minimum_over",
     "pointwise",
@@ -124,6 +125,17 @@ class _QuantityBlock:
             str(self.units),
             self.dtype.str,
         )
+
+
+def dewpoint_from_relative_humidity(temperature, relative_humidity):
+    """``metpy.calc.dewpoint_from_relative_humidity`` on pint quantities, without NumPy's
+    warnings where the relative humidity is 0: no vapour has no dewpoint, and MetPy returns
+    NaN there after a divide-by-zero and an invalid-value warning (GFS's stratospheric
+    levels hold such zeros: each publish of them printed both)."""
+    import metpy.calc as mpcalc
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return mpcalc.dewpoint_from_relative_humidity(temperature, relative_humidity)
 
 
 def maximum_over(data: xr.DataArray, dim: str) -> xr.DataArray:

@@ -20,6 +20,7 @@ import metpy.constants
 import numpy as np
 import xarray as xr
 
+from weatherdata import compute
 from weatherdata.compute import magnitude, minimum_over, pointwise, quantity, with_units
 from weatherdata.errors import InputError
 from weatherdata.units import convert_dataarray, parse_units, unit_registry
@@ -93,7 +94,7 @@ def dewpoint_from_relative_humidity(temperature, relative_humidity):
     Bolton, D., 1980: The computation of equivalent potential temperature. MWR 108, 1046–1053.
     """
     return pointwise(
-        mpcalc.dewpoint_from_relative_humidity,
+        compute.dewpoint_from_relative_humidity,
         temperature,
         relative_humidity,
         units="K",

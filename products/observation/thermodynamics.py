@@ -6,6 +6,7 @@ Recipes are plain functions of lazy DataArrays; MetPy does the physics through
 
 import metpy.calc as mpcalc
 
+from weatherdata import compute
 from weatherdata.compute import pointwise, with_units
 
 
@@ -27,7 +28,7 @@ def dewpoint_from_relative_humidity(temperature, relative_humidity):
     Mon. Wea. Rev., 108, 1046–1053.
     """
     return pointwise(
-        mpcalc.dewpoint_from_relative_humidity, temperature, relative_humidity, units="degC"
+        compute.dewpoint_from_relative_humidity, temperature, relative_humidity, units="degC"
     )
 
 

@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..compute import dewpoint_from_relative_humidity
 from ..errors import InputError, UnitsError
 from ..units import conversion, parse_units, unit_registry
 from ..variables import CanonicalVariable, canonical_variables, find_by_alias
@@ -1202,7 +1203,7 @@ def _td_from_q(mp, p, q):
 
 
 def _td_from_rh(mp, t, rh):
-    return mp.dewpoint_from_relative_humidity(t, rh)
+    return dewpoint_from_relative_humidity(t, rh)
 
 
 def _rh_from_q(mp, p, t, q):
@@ -1218,7 +1219,7 @@ def _q_from_td(mp, p, td):
 
 
 def _q_from_rh(mp, p, t, rh):
-    return mp.specific_humidity_from_dewpoint(p, mp.dewpoint_from_relative_humidity(t, rh))
+    return mp.specific_humidity_from_dewpoint(p, dewpoint_from_relative_humidity(t, rh))
 
 
 _T, _P, _RH, _Q, _TD = (

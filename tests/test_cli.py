@@ -1,6 +1,7 @@
 """The command line as users run it: one-line errors, exit codes, and the main job."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -71,15 +72,24 @@ def test_publish_demo_subset(demo_directory, tmp_path):
         "--root",
         str(root),
         "--products",
-        "temperature_2m,heat_index,forecast_temperature_2m_change_from_previous_run",
+        "heat_index,forecast_temperature_2m_change_from_previous_run",
         columns=80,
     )
     assert result.returncode == 0, result.stderr
-    assert "published 3 products" in result.stdout
-    table = result.stdout[: result.stdout.index("3 stores")]
+    assert "published 2 products" in result.stdout
+    table = result.stdout[: result.stdout.index("2 stores")]
     _assert_whole_ids(table, ["heat_index", "forecast_temperature_2m_change_from_previous_run"])
     heat = xr.open_zarr(root / "service" / "heat_index.zarr", consolidated=True, zarr_format=3)
     assert heat.sizes["time"] == 120
+    # The closing hint opens a store this publish wrote (it named temperature_2m even
+    # when none was published, and mangled s3:// roots).
+    (hinted,) = re.findall(r"xr\.open_zarr\('([^']+)'", result.stdout.replace("\n", ""))
+    assert hinted == str(root / "service" / "heat_index.zarr")  # no temperature_2m here
+    assert xr.open_zarr(hinted, consolidated=True, zarr_format=3)["heat_index"].size
+    from weatherdata.cli import _under_root
+
+    assert _under_root("s3://bucket/prefix/", "catalog.json") == "s3://bucket/prefix/catalog.json"
+    assert _under_root(str(root), "catalog.json") == str(root / "catalog.json")
     status = weatherdata("status", str(root))
     assert status.returncode == 0 and "heat_index" in status.stdout
 

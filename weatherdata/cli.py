@@ -400,10 +400,24 @@ def publish(
     _print_skipped(console, summary.skipped)
     console.print(
         f"{len(summary.stores)} stores, {summary.total_bytes / 1e6:.1f} MB in {time.monotonic() - started:.1f} s. "
-        f"STAC catalog: {Path(root) / 'catalog.json'}\n"
-        "Open one with plain xarray:\n"
-        f"  import xarray as xr; xr.open_zarr('{Path(root) / 'observation' / 'temperature_2m.zarr'}', consolidated=True, zarr_format=3)"
+        f"STAC catalog: {_under_root(root, 'catalog.json')}"
     )
+    # An example to copy: a store this publish wrote (2 m temperature where there is one).
+    example = next((s for s in summary.stores if s.product == "temperature_2m"), None)
+    example = example or (summary.stores[0] if summary.stores else None)
+    if example is not None:
+        console.print(
+            "Open one with plain xarray:\n"
+            f"  import xarray as xr; xr.open_zarr('{example.path}', consolidated=True, zarr_format=3)"
+        )
+
+
+def _under_root(root: str, relative: str) -> str:
+    """``relative`` under a publication root, a directory or a URL (``s3://bucket/prefix``:
+    ``Path`` would make it ``s3:/bucket``)."""
+    if "://" in str(root):
+        return f"{str(root).rstrip('/')}/{relative}"
+    return str(Path(root) / relative)
 
 
 @app.command()

@@ -153,11 +153,7 @@ def _assert_whole_ids(table: str, ids) -> None:
     assert max(map(len, table.splitlines())) <= 80
 
 
-def test_status_and_verify_tables_keep_product_ids_whole(published_demo, demo_directory):
-    root, summary = published_demo
-    status = weatherdata("status", str(root), columns=80)
-    assert status.returncode == 0, status.stderr
-    _assert_whole_ids(status.stdout, [store.product for store in summary.stores])
+def test_verify_table_keeps_signal_ids_whole(demo_directory):
     verify = weatherdata(
         "verify", str(demo_directory), "--products", "rainstorm_warning_signal", columns=80
     )

@@ -746,6 +746,7 @@ def test_open_product_cuts_as_export_does(root):
             "time 'yesterday': 'yesterday' is not an ISO time such as 2026-07-27T06:00",
         ),
         ({"time": ("2026-07-27", "2026-07-26")}, "the end is before the start"),
+        ({"time": ["2026-07-26", "2026-07-27"]}, "time: one time, 'T0/T1' or slice(T0, T1), not 2"),
         ({"district": "Tianhee"}, "(did you mean Tianhe?)"),
     ):
         with pytest.raises(WeatherdataError) as raised:

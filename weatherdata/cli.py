@@ -498,9 +498,11 @@ def status(
         caption="steps in days: last and last complete are the END of the day (its label + "
         "24 h); n/a: not checked (missing by definition in places, or no time axis)",
     )
-    _add_id_column(table, "product", [row.product for row in rows])
-    for column in ("family", "first", "last", "last complete", "steps", "state"):
+    # The times are what status is for: the ids give way (cut) on a narrow terminal.
+    for column in ("product", "family", "first", "last", "last complete"):
         table.add_column(column)
+    table.add_column("steps", no_wrap=True)
+    table.add_column("state", no_wrap=True, min_width=5)  # "stale" whole, the point of it
     counted = {"day": "days", "init_time": "runs"}
     for row in rows:
         if row.stale is None:

@@ -201,7 +201,7 @@ def _utc_time(value, asked) -> np.datetime64 | None:
     elif value is None:
         return None
     try:
-        stamp = pd.Timestamp(np.asarray(value).item() if isinstance(value, np.ndarray) else value)
+        stamp = pd.Timestamp(value[()] if isinstance(value, np.ndarray) else value)  # 0-d
     except (ValueError, TypeError):
         stamp = pd.NaT
     if stamp is pd.NaT:
@@ -225,6 +225,10 @@ def time_bounds(time) -> tuple[np.datetime64 | None, np.datetime64 | None]:
         if start is not None and stop is not None and stop < start:
             raise WeatherdataError(f"time {time!r}: the end is before the start")
         return start, stop
+    if isinstance(time, list) or (isinstance(time, np.ndarray) and time.ndim):
+        raise WeatherdataError(
+            f"time: one time, 'T0/T1' or slice(T0, T1), not {np.size(time)} values"
+        )
     point = _utc_time(time, time)
     return point, point
 

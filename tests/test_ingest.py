@@ -473,12 +473,13 @@ def test_inputs_open_with_xclim_imported_after_weatherdata(demo_directory):
     radar failed with "units 'dBZ' are not understood". A new process, as a notebook's
     imports are; the unit helpers restore MetPy's registry before they parse. (The other
     order worked: MetPy's import makes its registry the application registry.)"""
+    radar = sorted((demo_directory / "observations").glob("radar_*.nc"))[0]
     code = textwrap.dedent(
         f"""
         import weatherdata
         import xclim
         from weatherdata.units import linear_conversion, parse_quantity
-        observations, forecast = weatherdata.open_inputs({str(demo_directory)!r})
+        observations = weatherdata.open_observations({str(radar)!r})
         print(observations["radar_reflectivity"].attrs["units"])
         print(parse_quantity("35 degC").m_as("K"), linear_conversion("dBZ", "dBZ"))
         print(linear_conversion("km", "m"))

@@ -498,7 +498,6 @@ def status(
         caption="steps in days: last and last complete are the END of the day (its label + "
         "24 h); n/a: not checked (missing by definition in places, or no time axis)",
     )
-    # The times are what status is for: the ids give way (cut) on a narrow terminal.
     for column in ("product", "family", "first", "last", "last complete"):
         table.add_column(column)
     table.add_column("steps", no_wrap=True)
@@ -522,6 +521,15 @@ def status(
             f"{row.time_steps} {counted.get(row.time_dimension, '')}".strip(),
             state,
         )
+    # Ids whole where the whole table fits the terminal; on a narrow one every column
+    # gives way alike (the times are what status is for).
+    whole = table.columns[0]
+    whole.no_wrap, whole.min_width = True, max(len(row.product) for row in rows)
+    from rich.measure import Measurement
+
+    unbounded = console.options.update_width(10_000)
+    if Measurement.get(console, unbounded, table).maximum > console.width:
+        whole.no_wrap, whole.min_width = False, None
     console.print(table)
     stale = [row for row in rows if row.stale]
     if stale:

@@ -81,15 +81,12 @@ def _read_geometries(path: Path) -> np.ndarray | None:
 
 
 def _write_geometries(path: Path, geometries: np.ndarray) -> None:
-    """Keep ``geometries`` in ``path``, written beside it and renamed (a reader never sees
-    a partial file); skipped where the cache directory cannot be written."""
+    """Keep ``geometries`` in ``path``, written beside it and renamed as exports are
+    (:func:`weatherdata.export.atomic_output`: a reader never sees a partial file);
+    skipped where the cache directory cannot be written."""
     import shapely
 
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    from .export import atomic_output
+
+    with contextlib.suppress(OSError), atomic_output(path) as temporary:
         temporary.write_bytes(shapely.to_wkb(shapely.geometrycollections(geometries)))
-        os.replace(temporary, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            temporary.unlink(missing_ok=True)

@@ -414,10 +414,10 @@ def publish(
 
 def _under_root(root: str, relative: str) -> str:
     """``relative`` under a publication root, a directory or a URL (``s3://bucket/prefix``:
-    ``Path`` would make it ``s3:/bucket``)."""
-    if "://" in str(root):
-        return f"{str(root).rstrip('/')}/{relative}"
-    return str(Path(root) / relative)
+    ``Path`` would make it ``s3:/bucket``), joined as the readers join it."""
+    from .access import _join
+
+    return _join(str(root), relative)
 
 
 @app.command()

@@ -272,15 +272,14 @@ def _field_of(data: xr.DataArray | xr.Dataset, entry: ProductEntry | str | None)
         return data
     wanted = entry.id if isinstance(entry, ProductEntry) else entry
     wanted = wanted or data.attrs.get("weatherdata_product")
-    if wanted not in data.data_vars:
-        if wanted is None and len(data.data_vars) == 1:
-            wanted = next(iter(data.data_vars))
-        else:
-            raise WeatherdataError(
-                f"cannot tell which variable of the dataset to draw ({', '.join(map(str, data.data_vars))}); "
-                "pass one, e.g. data['<id>'], or entry='<id>'"
-            )
-    array = data[wanted]
+    if wanted is None and len(data.data_vars) == 1:
+        wanted = next(iter(data.data_vars))
+    if wanted is None:
+        raise WeatherdataError(
+            f"cannot tell which variable of the dataset to draw ({', '.join(map(str, data.data_vars))}); "
+            "pass one, e.g. data['<id>'], or entry='<id>'"
+        )
+    array = _product_array(data, wanted)  # names a missing one
     if "weatherdata_product" not in array.attrs and "weatherdata_product" in data.attrs:
         array = array.assign_attrs(weatherdata_product=data.attrs["weatherdata_product"])
     return array

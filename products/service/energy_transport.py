@@ -127,8 +127,12 @@ def wind_power_potential(
 
     def kernel(v):
         v = np.asarray(v, np.float64)
-        factor = indices.wind_power_potential(xr.DataArray(v, attrs={"units": "m s-1"}), **curve)
-        return np.where(np.isnan(v), np.nan, factor.values)
+        missing = np.isnan(v)
+        # Missing speeds stay missing; xclim's curve is given only numbers (its compiled
+        # comparison warns "invalid value" on NaN).
+        speeds = xr.DataArray(np.where(missing, 0.0, v), attrs={"units": "m s-1"})
+        factor = indices.wind_power_potential(speeds, **curve)
+        return np.where(missing, np.nan, factor.values)
 
     # xclim's power curve is an apply_ufunc without Dask support: run it block by block.
     out = xr.apply_ufunc(kernel, normalized, dask="parallelized", output_dtypes=[np.float64])

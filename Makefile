@@ -21,12 +21,15 @@ demo: $(BIN)/weatherdata
 # tests/test_interop.py also reads every store with zarrita.js (Node.js) when npm exists:
 # install its locked packages; with WEATHERDATA_ZARRITA set those tests fail, never skip.
 ZARRITA := build/zarrita
+# The test files run on one process per core (at most four; each publishes the coarse demo
+# once for its files): ~9 min on two cores against ~15 on one. PYTEST_WORKERS= runs on one.
+PYTEST_WORKERS ?= --numprocesses auto --maxprocesses 4 --dist loadfile
 test: $(BIN)/weatherdata
 	@if command -v npm >/dev/null; then \
 		mkdir -p $(ZARRITA) && cp tests/interop/zarrita/package.json tests/interop/zarrita/package-lock.json $(ZARRITA)/ && \
 		npm ci --prefix $(ZARRITA) --no-audit --no-fund --ignore-scripts --silent; \
 	else echo "npm not found: the zarrita.js interoperability tests are skipped (tensorstore's run)"; fi
-	env $$(command -v npm >/dev/null && echo "WEATHERDATA_ZARRITA=$(CURDIR)/$(ZARRITA)") $(BIN)/python -m pytest -q
+	env $$(command -v npm >/dev/null && echo "WEATHERDATA_ZARRITA=$(CURDIR)/$(ZARRITA)") $(BIN)/python -m pytest -q $(PYTEST_WORKERS)
 
 lint: $(BIN)/weatherdata
 	$(BIN)/ruff check .

@@ -135,8 +135,8 @@ def test_wheel_runs_in_a_clean_environment(wheel, tmp_path):
 
 
 def test_public_names_are_listed_before_their_modules_load():
-    """``dir(weatherdata)`` (Jupyter's tab completion) lists every public name, the lazily
-    imported ones included, without importing ingest (cfgrib, eccodes) or the publisher;
+    """``dir(weatherdata)`` (Jupyter's tab completion) and ``__all__`` list every public
+    name, the lazily imported ones included, without importing ingest (cfgrib, eccodes) or the publisher;
     each name is its module's function."""
     code = (
         "import sys, weatherdata\n"
@@ -146,10 +146,12 @@ def test_public_names_are_listed_before_their_modules_load():
         "origin = {name: getattr(weatherdata, name) is getattr(module, name)\n"
         "          for module in (access, demo, ingest, publication)\n"
         "          for name in weatherdata._LAZY[module.__name__.rsplit('.', 1)[1]]}\n"
-        "print(sorted(set(weatherdata.__all__) - listed), heavy, all(origin.values()), len(origin))\n"
+        "print(sorted(set(weatherdata.__all__) - listed), heavy, all(origin.values()), len(origin),\n"
+        "      sorted(set(origin) - set(weatherdata.__all__)))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["[]", "[]", "True", "9"]
+    # ... and `from weatherdata import *` imports them all
+    assert done.stdout.split() == ["[]", "[]", "True", "9", "[]"]

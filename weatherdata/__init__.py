@@ -20,9 +20,12 @@ __all__ = [
     "load_catalog",
     "open_catalog",
     "open_forecast",
+    "open_inputs",
     "open_observations",
     "open_product",
     "publish",
+    "status",
+    "write_demo",
 ]
 
 

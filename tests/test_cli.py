@@ -157,6 +157,48 @@ def _assert_whole_ids(table: str, ids, width: int = 80) -> None:
     assert max(map(len, table.splitlines())) <= width
 
 
+@pytest.mark.parametrize("actions", [["create"], ["append"], ["create", "replace", "append"]])
+def test_publish_summary_fits_80_columns_with_every_id_whole(monkeypatch, actions):
+    """The closing tables of `make demo` at 80 columns: the longest id of each family whole,
+    nothing cut ("…"); what was done said once when the same for all, else a table per
+    family and action."""
+    import io
+
+    from rich.console import Console
+
+    from weatherdata import cli
+    from weatherdata.catalog import FAMILIES, shipped_catalog
+    from weatherdata.publication import PublishSummary, StoreSummary
+
+    longest = {}
+    for pid, entry in shipped_catalog().products.items():
+        if len(pid) > len(longest.get(entry.family, "")):
+            longest[entry.family] = pid
+    summary = PublishSummary(root="weatherdata-demo/products")
+    for extra, action in enumerate(reversed(actions)):  # interleaved, in no order
+        for family, pid in sorted(longest.items()):
+            summary.stores.append(
+                StoreSummary(pid, family, f"{family}/{pid}.zarr", 120, 123_456_789 + extra, action)
+            )
+    out = io.StringIO()
+    monkeypatch.setattr(cli, "console", Console(file=out, width=80))
+    cli._print_published(summary, summary.root)
+    text = out.getvalue()
+    _assert_whole_ids(text, longest.values())
+    assert "…" not in text
+    heading = text.splitlines()[0]
+    assert heading.startswith(f"published {len(summary.stores)} products to ")
+    words = {"create": "created", "replace": "replaced", "append": "appended"}
+    if len(actions) == 1:
+        assert heading.endswith(f"every store {words[actions[0]]}")
+        assert [line.strip() for line in text.splitlines() if " (1)" in line] == [
+            f"{family} (1)" for family in FAMILIES
+        ]
+    else:  # a table per family and action, families and actions in their order
+        titles = [f"{family}, {words[a]} (1)" for family in FAMILIES for a in actions]
+        assert [line.strip() for line in text.splitlines() if " (1)" in line] == titles
+
+
 def test_verify_table_keeps_signal_ids_whole(demo_directory):
     verify = weatherdata(
         "verify", str(demo_directory), "--products", "rainstorm_warning_signal", columns=80

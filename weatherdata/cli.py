@@ -384,19 +384,7 @@ def publish(
             else None,
             **windowed,
         )
-    table = Table(title=f"published {len(summary.stores)} products to {root}")
-    _add_id_column(table, "product", [store.product for store in summary.stores])
-    for column in ("family", "time steps", "MB", "action"):
-        table.add_column(column)
-    for store in summary.stores:
-        table.add_row(
-            store.product,
-            store.family,
-            str(store.time_steps),
-            f"{store.bytes / 1e6:.2f}",
-            store.action,
-        )
-    console.print(table)
+    _print_published(summary, root)
     _print_skipped(console, summary.skipped)
     console.print(
         f"{len(summary.stores)} stores, {summary.total_bytes / 1e6:.1f} MB in {time.monotonic() - started:.1f} s. "
@@ -406,10 +394,54 @@ def publish(
     example = next((s for s in summary.stores if s.product == "temperature_2m"), None)
     example = example or (summary.stores[0] if summary.stores else None)
     if example is not None:
+        # One line each, however narrow the terminal (it wraps them, a copy keeps them whole).
+        console.print("Open one with plain xarray:")
+        console.print("  import xarray as xr", soft_wrap=True)
         console.print(
-            "Open one with plain xarray:\n"
-            f"  import xarray as xr; xr.open_zarr('{example.path}', consolidated=True, zarr_format=3)"
+            f"  xr.open_zarr('{example.path}', consolidated=True, zarr_format=3)", soft_wrap=True
         )
+
+
+#: What a store's publish did, as the closing summary says it.
+_ACTIONS = {"create": "created", "replace": "replaced", "append": "appended"}
+
+
+def _print_published(summary, root) -> None:
+    """The stores a publish wrote, one table per family (ids whole: they fit 80 columns
+    beside their time steps and size). What was done to them is said once when it was the
+    same for all (a first publish creates every store, an hourly run appends to each), and
+    otherwise splits each family's table by it (a column would not fit 80 columns)."""
+    from .catalog import FAMILIES
+
+    stores = summary.stores
+    actions = {store.action for store in stores}
+    heading = f"published {len(stores)} products to {root}"
+    if len(actions) == 1:
+        (action,) = actions
+        heading += f": every store {_ACTIONS.get(action, action)}"
+    console.print(heading)
+    groups: dict[tuple, list] = {}
+    for store in stores:
+        groups.setdefault((store.family, store.action if len(actions) > 1 else ""), []).append(
+            store
+        )
+    family_order = {family: index for index, family in enumerate(FAMILIES)}
+    action_order = {action: index for index, action in enumerate(_ACTIONS)}
+    for (family, action), members in sorted(
+        groups.items(),
+        key=lambda group: (
+            family_order.get(group[0][0], len(family_order)),
+            action_order.get(group[0][1], len(action_order)),
+        ),
+    ):
+        title = f"{family}, {_ACTIONS.get(action, action)}" if action else family
+        table = Table(title=f"{title} ({len(members)})", title_justify="left")
+        _add_id_column(table, "product", [store.product for store in members])
+        table.add_column("time steps", justify="right")
+        table.add_column("MB", justify="right")
+        for store in members:
+            table.add_row(store.product, str(store.time_steps), f"{store.bytes / 1e6:.2f}")
+        console.print(table)
 
 
 def _under_root(root: str, relative: str) -> str:

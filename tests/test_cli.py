@@ -90,7 +90,8 @@ def test_publish_demo_subset(demo_directory, tmp_path):
 
     assert _under_root("s3://bucket/prefix/", "catalog.json") == "s3://bucket/prefix/catalog.json"
     assert _under_root(str(root), "catalog.json") == str(root / "catalog.json")
-    # Where the table fits the terminal, every id is whole (at 80 columns all give way).
+    # Where the table fits the terminal, a row a product, every id whole (tests/test_status.py
+    # checks the narrow layout).
     status = weatherdata("status", str(root), columns=160)
     assert status.returncode == 0, status.stderr
     _assert_whole_ids(

@@ -44,6 +44,19 @@ def test_a_daily_product_is_judged_by_the_end_of_its_last_complete_day(
         "2 days",
         "ok",
     ]
+    # At 80 columns (too narrow for a row each): nothing cut, the id whole on its line, the
+    # family and times (to the minute) below it.
+    monkeypatch.setattr(cli, "console", Console(width=80))
+    assert main(["status", str(healthy), "--stale-after", "2 h"]) == 0
+    narrow = capsys.readouterr().out
+    assert "…" not in narrow and max(map(len, narrow.splitlines())) <= 80
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in narrow.splitlines()]
+    at = next(i for i, row in enumerate(cells) if row and row[0] == DAILY)
+    assert cells[at][1:] == ["2 days", "ok"]
+    below = " ".join(row[0] for row in cells[at + 1 : at + 3])
+    assert below.startswith(
+        "observation: 2026-07-25T12:00Z to 2026-07-27T12:00Z, last complete 2026-07-27T12:00Z"
+    ), below
     # A cell missing at 07-27T00 leaves the last day incomplete: the last complete day ends
     # at 07-26T12, a day (more than the limit) before the boundary.
     holed = data.copy(deep=True)

@@ -525,16 +525,12 @@ def status(
         end = np.datetime64(time.rstrip("Z"), "s") + np.timedelta64(1, "D")
         return np.datetime_as_string(end, unit="s") + "Z"
 
-    table = Table(
-        title=f"{len(rows)} products in {root}",
-        caption="steps in days: last and last complete are the END of the day (its label + "
-        "24 h); n/a: not checked (missing by definition in places, or no time axis)",
-    )
-    for column in ("product", "family", "first", "last", "last complete"):
-        table.add_column(column)
-    table.add_column("steps", no_wrap=True)
-    table.add_column("state", no_wrap=True, min_width=5)  # "stale" whole, the point of it
     counted = {"day": "days", "init_time": "runs"}
+    caption = (
+        "steps in days: last and last complete are the END of the day (its label + 24 h); "
+        "n/a: not checked (missing by definition in places, or no time axis)"
+    )
+    cells = []
     for row in rows:
         if row.stale is None:
             state = "n/a" if stale_after and row.time_dimension is None else "ok"
@@ -544,24 +540,37 @@ def status(
             complete = "n/a"
         else:
             complete = shown(row, row.last_complete_time) or "none"
-        table.add_row(
-            row.product,
-            row.family,
-            row.first_time or "",
-            shown(row, row.last_time) or "",
-            complete,
-            f"{row.time_steps} {counted.get(row.time_dimension, '')}".strip(),
-            state,
-        )
-    # Ids whole where the whole table fits the terminal; on a narrow one every column
-    # gives way alike (the times are what status is for).
-    whole = table.columns[0]
-    whole.no_wrap, whole.min_width = True, max(len(row.product) for row in rows)
+        steps = f"{row.time_steps} {counted.get(row.time_dimension, '')}".strip()
+        times = (row.first_time or "", shown(row, row.last_time) or "", complete)
+        cells.append((row.product, row.family, *times, steps, state))
+    table = Table(title=f"{len(rows)} products in {root}", caption=caption)
+    for column in ("product", "family", "first", "last", "last complete"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("steps", no_wrap=True)
+    table.add_column("state", no_wrap=True, min_width=5)  # "stale" whole, the point of it
+    for row in cells:
+        table.add_row(*row)
     from rich.measure import Measurement
 
     unbounded = console.options.update_width(10_000)
     if Measurement.get(console, unbounded, table).maximum > console.width:
-        whole.no_wrap, whole.min_width = False, None
+        # Too narrow for a row per product (ids up to 51 characters and three times):
+        # the id whole on its line, family and times (to the minute) below it, wrapped
+        # between words.
+        def minutes(text: str) -> str:
+            return text[:-4] + "Z" if len(text) == 20 and text.endswith(":00Z") else text
+
+        table = Table(title=f"{len(rows)} products in {root}", caption=caption)
+        table.add_column(
+            "product\nfamily: first to last, last complete",
+            min_width=max(len(row.product) for row in rows),
+        )
+        table.add_column("steps", no_wrap=True)
+        table.add_column("state", no_wrap=True, min_width=5)
+        for product, family, first, last, complete, steps, state in cells:
+            span = f"{minutes(first)} to {minutes(last)}" if first or last else "no time axis"
+            times = f"{family}: {span}, last complete {minutes(complete)}"
+            table.add_row(f"{product}\n[dim]{times}[/dim]", steps, state)
     console.print(table)
     stale = [row for row in rows if row.stale]
     if stale:

@@ -652,7 +652,7 @@ def test_publish_everything_from_less_than_a_day(tmp_path, capfd):
     arguments = ["--root", str(tmp_path / "r"), "--products", "daily_maximum_temperature"]
     assert main(["publish", str(path), *arguments]) == 0
     out = capfd.readouterr().out
-    assert "skipped 1 products" in out and "daily_maximum_temperature" in out
+    assert "skipped 1 product " in out and "daily_maximum_temperature" in out
     assert not list((tmp_path / "r").glob("*/*.zarr"))
     # derive() asked for it by name raises, naming the product and the record
     from weatherdata import derive

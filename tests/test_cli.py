@@ -146,7 +146,7 @@ def test_the_summary_tells_stores_kept_as_published_from_products_the_inputs_do_
         "kept 2 stores as they were published:",
         "  these inputs do not reach the look-back of the times they would rewrite: "
         "daily_precipitation, excess_heat_factor",
-        "skipped 1 products the inputs do not allow:",
+        "skipped 1 product the inputs do not allow:",
         "  input 'visibility' is missing: visibility",
     ]
 

@@ -631,7 +631,9 @@ def test_cli_exports(root, tmp_path, capsys, format, extra, expected):
         ["export", "temperature_2m", "--format", format, "--root", str(root), "--out", str(out),
          "--time", "2026-07-27T06:00/2026-07-27T08:00", *extra]
     )  # fmt: skip
-    assert code == 0, capsys.readouterr().err
+    said = capsys.readouterr()
+    assert code == 0, said.err
+    assert f"wrote 1 {format} file (" in said.out and " for 1 product to " in said.out
     assert sorted(p.name for p in out.iterdir()) == expected
     assert all((out / name).stat().st_size > 0 for name in expected)
     assert (out / expected[0]).stat().st_mode & 0o044 == 0o044  # readable by the team
@@ -658,7 +660,7 @@ def test_cli_all_geotiff_skips_products_without_a_grid(root, tmp_path, capsys):
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert [p.name for p in out.iterdir()] == ["temperature_2m.tif"]
-    assert "skipping 1 products without a grid: guangzhou_district_warning_signals" in " ".join(
+    assert "skipping 1 product without a grid: guangzhou_district_warning_signals" in " ".join(
         captured.err.split()
     )
 

@@ -41,6 +41,11 @@ def _add_id_column(table: Table, header: str, ids) -> None:
 errors = Console(stderr=True)
 
 
+def _counted(count: int, noun: str) -> str:
+    """``1 product``, ``2 products``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _version(value: bool):
     if value:
         console.print(f"weatherdata {__version__}")
@@ -86,7 +91,7 @@ def catalog_list(
         for entry in entries:
             print(entry.id)
         return
-    table = Table(title=f"{len(entries)} products", show_lines=False)
+    table = Table(title=_counted(len(entries), "product"), show_lines=False)
     _add_id_column(table, "id", [entry.id for entry in entries])  # the names wrap
     for column in ("family", "name", "名称", "units"):
         table.add_column(column, overflow="fold")
@@ -241,9 +246,9 @@ def _print_skipped(console, skipped: dict[str, str]) -> None:
 
     kept = {p: r for p, r in skipped.items() if r.startswith(KEPT_AS_PUBLISHED)}
     for heading, reasons in (
-        (f"kept {len(kept)} stores as they were published:", kept),
+        (f"kept {_counted(len(kept), 'store')} as they were published:", kept),
         (
-            f"skipped {len(skipped) - len(kept)} products the inputs do not allow:",
+            f"skipped {_counted(len(skipped) - len(kept), 'product')} the inputs do not allow:",
             {p: r for p, r in skipped.items() if p not in kept},
         ),
     ):
@@ -387,7 +392,7 @@ def publish(
     _print_published(summary, root)
     _print_skipped(console, summary.skipped)
     console.print(
-        f"{len(summary.stores)} stores, {summary.total_bytes / 1e6:.1f} MB in {time.monotonic() - started:.1f} s. "
+        f"{_counted(len(summary.stores), 'store')}, {summary.total_bytes / 1e6:.1f} MB in {time.monotonic() - started:.1f} s. "
         f"STAC catalog: {_under_root(root, 'catalog.json')}"
     )
     # An example to copy: a store this publish wrote (2 m temperature where there is one).
@@ -415,7 +420,7 @@ def _print_published(summary, root) -> None:
 
     stores = summary.stores
     actions = {store.action for store in stores}
-    heading = f"published {len(stores)} products to {root}"
+    heading = f"published {_counted(len(stores), 'product')} to {root}"
     if len(actions) == 1:
         (action,) = actions
         heading += f": every store {_ACTIONS.get(action, action)}"
@@ -543,7 +548,7 @@ def status(
         steps = f"{row.time_steps} {counted.get(row.time_dimension, '')}".strip()
         times = (row.first_time or "", shown(row, row.last_time) or "", complete)
         cells.append((row.product, row.family, *times, steps, state))
-    table = Table(title=f"{len(rows)} products in {root}", caption=caption)
+    table = Table(title=f"{_counted(len(rows), 'product')} in {root}", caption=caption)
     for column in ("product", "family", "first", "last", "last complete"):
         table.add_column(column, no_wrap=True)
     table.add_column("steps", no_wrap=True)
@@ -560,7 +565,7 @@ def status(
         def minutes(text: str) -> str:
             return text[:-4] + "Z" if len(text) == 20 and text.endswith(":00Z") else text
 
-        table = Table(title=f"{len(rows)} products in {root}", caption=caption)
+        table = Table(title=f"{_counted(len(rows), 'product')} in {root}", caption=caption)
         table.add_column(
             "product\nfamily: first to last, last complete",
             min_width=max(len(row.product) for row in rows),
@@ -738,7 +743,7 @@ def export(
             selected = [pid for pid in selected if pid in gridded]
             if skipped:
                 errors.print(
-                    f"--format {format}: skipping {len(skipped)} products without a grid: "
+                    f"--format {format}: skipping {_counted(len(skipped), 'product')} without a grid: "
                     + ", ".join(skipped)
                 )
     selected = list(dict.fromkeys(selected))
@@ -783,7 +788,8 @@ def export(
         )
     size = sum(f.stat().st_size for f in files if f.exists())
     console.print(
-        f"wrote {len(files)} {format} files ({size / 1e6:.2f} MB) for {len(selected)} products "
+        f"wrote {_counted(len(files), f'{format} file')} ({size / 1e6:.2f} MB) for "
+        f"{_counted(len(selected), 'product')} "
         f"to {out} in {time.monotonic() - started:.1f} s"
     )
 

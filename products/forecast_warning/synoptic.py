@@ -475,6 +475,7 @@ _DRY_AIR_GAS_CONSTANT = float(dry_air_gas_constant.m_as("J kg-1 K-1"))
 ) = range(7)
 
 
+@numba.njit(cache=True, nogil=True)
 def _bourgouin(pressure, temperature, surface_pressure, surface_temperature, thresholds, out):
     """Classify one column; ``pressure`` hPa decreasing, ``temperature`` °C.
 
@@ -573,21 +574,50 @@ def _bourgouin(pressure, temperature, surface_pressure, surface_temperature, thr
         out[0] = SNOW
 
 
-@functools.cache
-def _bourgouin_gufunc():
-    """The column kernel compiled by numba (on first use, cached on disk)."""
-    return numba.guvectorize(
-        ["void(float64[:], float64[:], float64, float64, float64[:], float64[:])"],
-        "(n),(n),(),(),(k)->()",
-        nopython=True,
-        cache=True,
-    )(_bourgouin)
+@numba.njit(cache=True, nogil=True)
+def _bourgouin_over_columns(
+    pressure, temperature, surface_pressure, surface_temperature, thresholds, out
+):
+    for column in range(temperature.shape[0]):
+        _bourgouin(
+            pressure,
+            temperature[column],
+            surface_pressure[column],
+            surface_temperature[column],
+            thresholds,
+            out[column : column + 1],
+        )
 
 
-def _bourgouin_columns(*arrays):
-    """Run the compiled kernel; a module function, so Dask workers import it by name and
-    compile it themselves (a pickled copy of the gufunc crashed them)."""
-    return _bourgouin_gufunc()(*arrays)
+def _bourgouin_columns(pressure, temperature, surface_pressure, surface_temperature, thresholds):
+    """:func:`_bourgouin` over every column of a block (``temperature`` ``(..., level)``,
+    the surface values ``(...)``, broadcast as a gufunc would). Compiled ``njit`` loops,
+    cached on disk, rather than a ``guvectorize`` gufunc: numba's on-disk cache of gufuncs
+    is not safe when several processes compile at once (numba issue #10128: the next load
+    segfaulted in a parallel test run; see ``products/observation/_column_kernels.py``).
+    A module function, so Dask workers import it by name."""
+    shape = np.broadcast_shapes(
+        temperature.shape[:-1], np.shape(surface_pressure), np.shape(surface_temperature)
+    )
+    levels = temperature.shape[-1]
+    columns = int(np.prod(shape))
+    temperature = np.ascontiguousarray(
+        np.broadcast_to(temperature, (*shape, levels)), dtype=np.float64
+    ).reshape(columns, levels)
+    surface_pressure = np.broadcast_to(surface_pressure, shape).astype(np.float64).reshape(columns)
+    surface_temperature = (
+        np.broadcast_to(surface_temperature, shape).astype(np.float64).reshape(columns)
+    )
+    out = np.empty(columns)
+    _bourgouin_over_columns(
+        np.ascontiguousarray(pressure, dtype=np.float64),
+        temperature,
+        surface_pressure,
+        surface_temperature,
+        np.ascontiguousarray(thresholds, dtype=np.float64),
+        out,
+    )
+    return out.reshape(shape)
 
 
 def precipitation_type(

@@ -96,3 +96,44 @@ def test_the_cache_file_name_follows_what_the_geometries_depend_on(own_cache, mo
             lambda d, changed=distribution: "0.0" if d == changed else real_version(d),
         )
         assert cache._geometry_file("layer", ["lines", 0.005]) != name, distribution
+
+
+def _lock_is_held(directory, name) -> bool:
+    """Whether another open file description holds ``name``'s machine lock (``flock``
+    locks belong to the open file, so this process can test its own)."""
+    import fcntl
+
+    with open(directory / f"{name}.lock", "a") as other:
+        try:
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(other, fcntl.LOCK_UN)
+        return False
+
+
+def test_xclim_is_first_imported_under_the_machine_lock(own_cache, monkeypatch):
+    """Its first import loads or compiles xclim's cached numba gufuncs, which two processes
+    doing at once can corrupt (numba #10128): held, then released; a module already
+    imported takes no lock; without a usable cache directory, no lock and no error."""
+    import types
+
+    from weatherdata import units
+
+    held = []
+
+    def imported(name):
+        held.append((name, _lock_is_held(own_cache, units.NUMBA_COMPILE_LOCK)))
+        return types.ModuleType(name)
+
+    monkeypatch.setattr(units.importlib, "import_module", imported)
+    assert units.import_xclim("weatherdata_test_xclim").__name__ == "weatherdata_test_xclim"
+    assert held[0] == ("weatherdata_test_xclim", True)
+    assert not _lock_is_held(own_cache, units.NUMBA_COMPILE_LOCK)
+    held.clear()
+    assert units.import_xclim("json") is __import__("json")
+    assert not [name for name, _ in held if name == "json"]
+    not_a_directory = own_cache / "file"
+    not_a_directory.write_text("")
+    monkeypatch.setenv(cache.CACHE_DIRECTORY_VARIABLE, str(not_a_directory / "cache"))
+    assert units.import_xclim("weatherdata_test_other").__name__ == "weatherdata_test_other"

@@ -13,6 +13,7 @@ rebuilt; one that cannot be written is skipped (the result is the same, only slo
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import importlib.metadata
 import json
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["CACHE_DIRECTORY_VARIABLE", "cache_directory", "cached_geometries"]
+__all__ = ["CACHE_DIRECTORY_VARIABLE", "cache_directory", "cached_geometries", "machine_lock"]
 
 #: Environment variable naming the cache directory (default: the user's cache directory,
 #: e.g. ``~/.cache/weatherdata`` on Linux).
@@ -40,6 +41,31 @@ def cache_directory() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("weatherdata", appauthor=False))
+
+
+@contextlib.contextmanager
+def machine_lock(name: str):
+    """Hold ``name``'s lock, one for every process on this machine (``fcntl.flock`` of
+    ``NAME.lock`` in the cache directory): a second process waits for the first. Without a
+    writable cache directory, no lock (the caller then runs as it would without one).
+
+    Used where processes must not do a thing at once: numba compiling a cached
+    generalized ufunc in two processes can leave its two cache files from different
+    compilations, and the next load segfaults (numba issue #10128)."""
+    handle = None
+    with contextlib.suppress(OSError):
+        directory = cache_directory()
+        directory.mkdir(parents=True, exist_ok=True)
+        handle = open(directory / f"{name}.lock", "a")
+    if handle is None:
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def cached_geometries(name: str, depends_on, build: Callable[[], np.ndarray]) -> np.ndarray:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copyreg
 import functools
 import importlib
+import sys
 
 import numpy as np
 import pint
@@ -76,12 +77,26 @@ def ensure_registry() -> None:
         pint.set_application_registry(_METPY_REGISTRY)
 
 
+#: The :func:`weatherdata.cache.machine_lock` held while numba kernels are compiled.
+NUMBA_COMPILE_LOCK = "numba-compile"
+
+
 def import_xclim(module: str = "xclim.indices"):
     """Import an xclim module without letting it replace pint's application registry.
 
     xclim converts with its own registry object, so restoring MetPy's is safe for both.
+    The first import in a process holds a lock shared by the machine's processes: it loads
+    (or compiles and caches) xclim's numba gufuncs (the fire indices'), which two processes
+    compiling at once can corrupt (:func:`weatherdata.cache.machine_lock`), as Dask workers
+    or parallel test processes starting together would.
     """
-    imported = importlib.import_module(module)
+    if module in sys.modules:
+        imported = sys.modules[module]
+    else:
+        from .cache import machine_lock
+
+        with machine_lock(NUMBA_COMPILE_LOCK):
+            imported = importlib.import_module(module)
     ensure_registry()
     _cache_xclim_kernels()
     return imported

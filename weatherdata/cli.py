@@ -560,10 +560,12 @@ def status(
     unbounded = console.options.update_width(10_000)
     if Measurement.get(console, unbounded, table).maximum > console.width:
         # Too narrow for a row per product (ids up to 51 characters and three times):
-        # the id whole on its line, family and times (to the minute) below it, wrapped
-        # between words.
-        def minutes(text: str) -> str:
-            return text[:-4] + "Z" if len(text) == 20 and text.endswith(":00Z") else text
+        # the id whole on its line, family and times (as messages show them: to the
+        # minute) below it, wrapped between words.
+        from .export import _time_text
+
+        def minutes(text: str) -> str:  # "n/a", "none" and "" as they are
+            return _time_text(np.datetime64(text.rstrip("Z"))) if text[:1].isdigit() else text
 
         table = Table(title=f"{_counted(len(rows), 'product')} in {root}", caption=caption)
         table.add_column(

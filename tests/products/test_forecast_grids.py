@@ -973,9 +973,12 @@ def test_run_to_run_change_at_the_same_valid_time():
     "every, lead_step, leads",
     [("6h", "1h", 25), ("12h", "3h", 9), ("12h", "1h", 5), ("3h", "1h", 4)],
 )
-def test_previous_run_by_one_shift_equals_run_by_run(every, lead_step, leads):
+@pytest.mark.parametrize("chunks", [2, {0: 1, 1: -1}], ids=["any chunks", "a block per run"])
+def test_previous_run_by_one_shift_equals_run_by_run(every, lead_step, leads, chunks):
     """Runs at one interval, a whole number of lead steps: one shift gives what the
-    reindex of each run gives (including runs whose previous run ends before them)."""
+    reindex of each run gives (including runs whose previous run ends before them),
+    whether the runs come in any chunks or one block per run with its leads whole (a
+    file per run: the shift is one task per run)."""
     from weatherdata.products.forecast_warning.forecast_grids import (
         _previous_run,
         _previous_run_by_run,
@@ -983,7 +986,9 @@ def test_previous_run_by_one_shift_equals_run_by_run(every, lead_step, leads):
 
     rng = np.random.default_rng(0)
     field = xr.DataArray(
-        dask_array.from_array(rng.normal(size=(5, leads, 2, 3)).astype(np.float32), chunks=2),
+        dask_array.from_array(
+            rng.normal(size=(5, leads, 2, 3)).astype(np.float32), chunks=chunks
+        ),
         dims=("init_time", "lead_time", "latitude", "longitude"),
         coords={
             "init_time": pd.date_range("2026-07-25", periods=5, freq=every),

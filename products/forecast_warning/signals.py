@@ -1221,11 +1221,25 @@ def drought_signal(
 # -- snow, cold wave, frost, sand and dust (national) ------------------------------------
 
 
+def _snowfall_block(precipitation, temperature, threshold):
+    known = ~(_unknown(precipitation) | _unknown(temperature))
+    snow = np.where(temperature <= threshold, precipitation, np.float32(0))
+    return np.where(known, snow, np.float32(np.nan)).astype(np.float32)
+
+
 def _snowfall(precipitation, temperature, snow_temperature):
-    """Precipitation counted as snow (water equivalent) when 2 m T ≤ ``snow_temperature``."""
-    cold = temperature <= _threshold(snow_temperature, temperature)
-    known = precipitation.notnull() & temperature.notnull()
-    out = xr.where(known, xr.where(cold, precipitation, 0.0), np.nan).astype(np.float32)
+    """Precipitation counted as snow (water equivalent) when 2 m T ≤ ``snow_temperature``;
+    missing where either is. One ``apply_ufunc`` (its operands aligned exactly, as
+    ``xr.where`` aligns them) rather than six xarray operations."""
+    out = xr.apply_ufunc(
+        _snowfall_block,
+        precipitation,
+        temperature,
+        kwargs={"threshold": _threshold(snow_temperature, temperature)},
+        dask="parallelized",
+        output_dtypes=[np.float32],
+        join="exact",
+    )
     out.attrs["units"] = str(_units(precipitation))
     return out
 

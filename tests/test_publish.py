@@ -17,7 +17,7 @@ import xarray as xr
 import zarr
 
 from tests.helpers import grid_dataset
-from weatherdata.errors import PublishError
+from weatherdata.errors import CatalogError, PublishError
 from weatherdata.publication import chunk_layout, open_published, publish, publisher_lock
 
 PRODUCTS = ["temperature_2m", "precipitation_accumulation_1h", "wind_speed_10m"]
@@ -218,6 +218,35 @@ def test_a_second_publisher_can_wait_for_the_first(tmp_path):
         threading.Thread(target=later).start()
         release.wait()
     publish(inputs(), tmp_path, ["temperature_2m"], wait=2)
+
+
+def test_the_garbage_collector_runs_less_during_a_publish_and_as_before_after(tmp_path):
+    import gc
+
+    from weatherdata.publication import COLLECTION_THRESHOLD
+
+    before = gc.get_threshold()
+    seen = []
+
+    def during():
+        seen.append((gc.get_threshold(), gc.get_freeze_count() > 0))
+
+    publish(inputs(), tmp_path / "one", PRODUCTS, before_swap=during)
+    assert seen == [((COLLECTION_THRESHOLD, *before[1:]), True)]
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    # a failed publish restores them too
+    with pytest.raises(CatalogError):
+        publish(inputs(), tmp_path / "two", ["no_such_product"])
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    # objects something else froze stay frozen, and the publish does not unfreeze them
+    gc.freeze()
+    try:
+        publish(inputs(), tmp_path / "three", PRODUCTS, before_swap=during)
+        assert seen[-1] == ((COLLECTION_THRESHOLD, *before[1:]), True)
+        # still frozen (not unfrozen to 0; a few frozen objects may be freed meanwhile)
+        assert gc.get_freeze_count() > 0 and gc.get_threshold() == before
+    finally:
+        gc.unfreeze()
 
 
 def test_chunk_layout_serves_maps_and_series():

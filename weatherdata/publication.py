@@ -33,12 +33,14 @@ import datetime as dt
 import errno
 import fcntl
 import functools
+import gc
 import hashlib
 import json
 import logging
 import os
 import shutil
 import socket
+import threading
 import time
 import uuid
 import warnings
@@ -1849,6 +1851,52 @@ def _write_all(writes: list[tuple]) -> None:
         dask.compute(dask.array.store(sources, targets, regions=regions, lock=False, compute=False))
 
 
+#: The first generation's threshold of Python's cyclic garbage collector during a publish
+#: (:func:`_collecting_less`); Python's default is 700.
+COLLECTION_THRESHOLD = 10_000
+
+_collecting = threading.Lock()
+_collecting_depth = 0
+_collecting_saved: tuple | None = None
+
+
+@contextlib.contextmanager
+def _collecting_less():
+    """Python's cyclic garbage collector less often during a publish, as it was before after.
+
+    Building the graphs of the whole catalog allocates millions of small objects (xarray
+    variables, Dask tasks, metadata): with the default thresholds the collector ran ~1,400
+    times in a 0.2° demo publish, three of them full collections over every object of the
+    process (the imported libraries included), ~1.6 s in all, the other threads waiting
+    on the GIL meanwhile. Here the first generation is collected every
+    :data:`COLLECTION_THRESHOLD` allocations, and the objects that exist when the publish
+    starts (modules, catalog, inputs) are set aside with :func:`gc.freeze` (unless
+    something else froze objects already): ~85 collections, ~0.55 s. Garbage without
+    cycles is freed as before (reference counting). Nested and concurrent publishes
+    share one setting; the last to finish restores the thresholds and unfreezes.
+    """
+    global _collecting_depth, _collecting_saved
+    with _collecting:
+        if _collecting_depth == 0:
+            freeze = gc.get_freeze_count() == 0
+            _collecting_saved = (gc.get_threshold(), freeze)
+            if freeze:
+                gc.freeze()
+            threshold = gc.get_threshold()
+            gc.set_threshold(max(threshold[0], COLLECTION_THRESHOLD), *threshold[1:])
+        _collecting_depth += 1
+    try:
+        yield
+    finally:
+        with _collecting:
+            _collecting_depth -= 1
+            if _collecting_depth == 0:
+                threshold, froze = _collecting_saved
+                gc.set_threshold(*threshold)
+                if froze:
+                    gc.unfreeze()
+
+
 def publish(
     observations: xr.Dataset | None,
     root: str | Path,
@@ -1928,8 +1976,20 @@ def publish(
         "published": published,
         "must_read_back": must_read_back,
     }
-    if window is not None:
-        return publish_in_windows(observations, root, products, window=window, **passed_on)
+    with _collecting_less():
+        if window is not None:
+            return publish_in_windows(observations, root, products, window=window, **passed_on)
+        return _publish(observations, root, products, passed_on, before_swap)
+
+
+def _publish(observations, root, products, passed_on: dict, before_swap) -> PublishSummary:
+    """:func:`publish` of one time range (its arguments in ``passed_on``)."""
+    forecast, parameters = passed_on["forecast"], passed_on["parameters"]
+    input_files, catalog = passed_on["input_files"], passed_on["catalog"]
+    wait, progress = passed_on["wait"], passed_on["progress"]
+    since, until = passed_on["since"], passed_on["until"]
+    skip_missing = passed_on["skip_missing"]
+    published, must_read_back = passed_on["published"], passed_on["must_read_back"]
     started = time.monotonic()
     if since is not None:
         observations = _split_where_lookbacks_start(

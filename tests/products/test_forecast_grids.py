@@ -986,9 +986,7 @@ def test_previous_run_by_one_shift_equals_run_by_run(every, lead_step, leads, ch
 
     rng = np.random.default_rng(0)
     field = xr.DataArray(
-        dask_array.from_array(
-            rng.normal(size=(5, leads, 2, 3)).astype(np.float32), chunks=chunks
-        ),
+        dask_array.from_array(rng.normal(size=(5, leads, 2, 3)).astype(np.float32), chunks=chunks),
         dims=("init_time", "lead_time", "latitude", "longitude"),
         coords={
             "init_time": pd.date_range("2026-07-25", periods=5, freq=every),

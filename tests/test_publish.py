@@ -223,16 +223,24 @@ def test_a_second_publisher_can_wait_for_the_first(tmp_path):
 def test_the_garbage_collector_runs_less_during_a_publish_and_as_before_after(tmp_path):
     import gc
 
+    import dask.callbacks
+
     from weatherdata.publication import COLLECTION_THRESHOLD
 
     before = gc.get_threshold()
-    seen = []
+    seen, computing = [], []
 
     def during():
         seen.append((gc.get_threshold(), gc.get_freeze_count() > 0))
 
-    publish(inputs(), tmp_path / "one", PRODUCTS, before_swap=during)
+    class Computing(dask.callbacks.Callback):
+        def _start(self, dsk):
+            computing.append((gc.get_threshold(), gc.get_freeze_count() > 0))
+
+    with Computing():
+        publish(inputs(), tmp_path / "one", PRODUCTS, before_swap=during)
     assert seen == [((COLLECTION_THRESHOLD, *before[1:]), True)]
+    assert computing and all(state == (before, True) for state in computing)  # usual thresholds
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
     # a failed publish restores them too
     with pytest.raises(CatalogError):

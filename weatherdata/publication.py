@@ -1864,7 +1864,7 @@ _collecting_saved: tuple | None = None
 
 @contextlib.contextmanager
 def _collecting_less():
-    """Python's cyclic garbage collector less often during a publish, as it was before after.
+    """Run Python's cyclic garbage collector less often while a publish plans; as before after.
 
     Building the graphs of the whole catalog allocates millions of small objects (xarray
     variables, Dask tasks, metadata): with the default thresholds the collector ran ~1,400

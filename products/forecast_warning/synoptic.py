@@ -731,7 +731,8 @@ def cold_wave_grade(
     # Compared at 0.01 K: the thresholds are whole kelvin, and float32 storage of e.g.
     # 4 °C as 277.15 K must not fall on the wrong side of them. One pass over each block
     # (:func:`_cold_wave_block`) rather than ~60 xarray operations, each aligning its
-    # operands while the graph was built (~0.4 s of the catalog's planning, ~10 ms now).
+    # operands while the graph was built (derived with its inputs on the 0.2° demo:
+    # 0.25 s before, 0.04 s now).
     inputs = {
         "minimum_temperature_drop_24h": (minimum_temperature_drop_24h, "K"),
         "minimum_temperature_drop_48h": (minimum_temperature_drop_48h, "K"),

@@ -110,13 +110,39 @@ def _threshold(value, data: xr.DataArray):
 
 
 def _kleene(block_function, *conditions: xr.DataArray, **keywords) -> xr.DataArray:
+    """``block_function`` over the aligned, broadcast blocks of ``conditions`` (float32).
+
+    ``apply_ufunc`` lines the operands up; the Dask graph is one ``map_blocks`` with its
+    metadata given, rather than Dask's generalized ufunc (``dask="parallelized"``), which
+    transposes each operand and runs the function on empty arrays to learn its output:
+    0.7 ms rather than 2 ms a call, and the signals make ~300 of them."""
     return xr.apply_ufunc(
-        block_function,
+        _blocks_of,
         *conditions,
-        kwargs=keywords,
-        dask="parallelized",
-        output_dtypes=[np.float32],
+        kwargs={"block_function": block_function, "keywords": keywords},
+        dask="allowed",
         join="inner",
+    )
+
+
+def _blocks_of(*arrays, block_function, keywords):
+    """``block_function(*arrays, **keywords)``, lazily block by block if any is a Dask
+    array (operands of fewer dimensions broadcast against the trailing ones)."""
+    import dask.array as dask_array
+
+    if not any(isinstance(array, dask_array.Array) for array in arrays):
+        return block_function(*arrays, **keywords)
+    dimensions = max(np.ndim(array) for array in arrays)
+    pairs = []
+    for array in arrays:  # trailing axes line up, as in NumPy broadcasting
+        pairs += [array, tuple(range(dimensions - np.ndim(array), dimensions))]
+    return dask_array.blockwise(
+        block_function,
+        tuple(range(dimensions)),
+        *pairs,
+        dtype=np.float32,
+        meta=np.empty((0,) * dimensions, np.float32),
+        **keywords,
     )
 
 

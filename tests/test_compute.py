@@ -195,3 +195,76 @@ def test_maximum_and_minimum_over_skip_missing_without_a_warning(chunks, extreme
     np.testing.assert_array_equal(got.values, expected.values)
     xr.testing.assert_identical(got.drop_attrs(), expected.drop_attrs())
     assert got.attrs == {"units": "dBZ"}
+
+
+# -- elementwise ----------------------------------------------------------------------------
+
+
+def _elementwise_operands(case: str):
+    rng = np.random.default_rng(5)
+    times = np.arange(48)
+
+    def operand(shape, dims, coords, chunks=None):
+        values = rng.normal(size=shape).astype(np.float32)
+        values[rng.random(shape) < 0.2] = np.nan
+        array = xr.DataArray(values, dims=dims, coords=coords)
+        return array.chunk(chunks) if chunks else array
+
+    grid = ("time", "y", "x")
+    first = operand((48, 3, 4), grid, {"time": times}, {"time": 12})
+    return {
+        "different chunks": [
+            first,
+            operand((48, 3, 4), grid, {"time": times}, {"time": 7, "y": 2}),
+        ],
+        "fewer dimensions": [first, operand((3, 4), ("y", "x"), {}, {"y": 2})],
+        "another order": [first, operand((4, 48, 3), ("x", "time", "y"), {"time": times}, 16)],
+        "numpy and dask": [operand((48, 3, 4), grid, {"time": times}), first],
+        "numpy": [operand((48, 3, 4), grid, {"time": times}), operand((3, 4), ("y", "x"), {})],
+        "an extra dimension": [
+            first,
+            operand((2, 48, 3, 4), ("lead", *grid), {"time": times}, {"time": 24}),
+        ],
+        "shifted times": [first, operand((48, 3, 4), grid, {"time": times + 5}, {"time": 12})],
+    }[case]
+
+
+def _weighted_sum(a, b, weight):
+    return (np.nan_to_num(a) + weight * b).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "different chunks",
+        "fewer dimensions",
+        "another order",
+        "numpy and dask",
+        "numpy",
+        "an extra dimension",
+        "shifted times",
+    ],
+)
+def test_elementwise_is_apply_ufunc_parallelized_with_a_lighter_graph(case):
+    """Same dimensions, coordinates, values and laziness as ``xr.apply_ufunc(…,
+    dask="parallelized")``, whatever the operands' chunks, dimensions and order."""
+    from weatherdata.compute import elementwise
+
+    a, b = _elementwise_operands(case)
+    join = "inner" if case == "shifted times" else "exact"
+    expected = xr.apply_ufunc(
+        _weighted_sum,
+        a,
+        b,
+        kwargs={"weight": 2.5},
+        dask="parallelized",
+        output_dtypes=[np.float32],
+        join=join,
+    )
+    out = elementwise(_weighted_sum, a, b, join=join, keywords={"weight": 2.5})
+    assert out.dims == expected.dims and out.dtype == np.float32
+    assert (out.chunks is None) == (expected.chunks is None)  # lazy stays lazy
+    xr.testing.assert_identical(out.compute(), expected.compute())
+    if case == "shifted times":  # the default, as apply_ufunc's, refuses misaligned operands
+        with pytest.raises(ValueError, match="exact"):
+            elementwise(_weighted_sum, a, b, keywords={"weight": 2.5})

@@ -23,6 +23,7 @@ from .units import ensure_registry, parse_quantity, parse_units, unit_registry
 __all__ = [
     "daily",
     "dewpoint_from_relative_humidity",
+    "elementwise",
     "maximum_over",
     "minimum_over",
     "pointwise",
@@ -58,6 +59,57 @@ def magnitude(value, units: str) -> float:
     return float(quantity(value).m_as(units))
 
 
+def elementwise(
+    function: Callable,
+    *arrays: xr.DataArray,
+    dtype=np.float32,
+    join: str = "exact",
+    keep_attrs=None,
+    keywords: dict | None = None,
+) -> xr.DataArray:
+    """``function(*blocks, **keywords)`` over the aligned, broadcast blocks of ``arrays``
+    (an element-wise NumPy function whose result has the broadcast shape, in ``dtype``);
+    lazily if any array is Dask-backed, else at once.
+
+    What ``xr.apply_ufunc(function, *arrays, kwargs=keywords, dask="parallelized",
+    output_dtypes=[dtype], join=join)`` does, with a lighter graph: ``apply_ufunc`` lines
+    the arrays up (dimensions, coordinates), and the Dask graph is one
+    :func:`dask.array.blockwise` call with its metadata given. Dask's generalized ufunc
+    (``"parallelized"``) also transposes each operand and calls the function on empty
+    arrays to learn its output, which cost ~1.3 ms of graph building a call (0.76 ms
+    rather than 2.0 ms for a warning signal's clause; the catalog makes ~800 such calls).
+    """
+    return xr.apply_ufunc(
+        _blocks_of,
+        *arrays,
+        kwargs={"function": function, "dtype": np.dtype(dtype), "keywords": keywords or {}},
+        dask="allowed",
+        join=join,
+        keep_attrs=keep_attrs,
+    )
+
+
+def _blocks_of(*arrays, function, dtype, keywords):
+    """:func:`elementwise` on the arrays ``apply_ufunc`` hands over (broadcast against
+    their trailing axes, as in NumPy)."""
+    import dask.array
+
+    if not any(isinstance(array, dask.array.Array) for array in arrays):
+        return function(*arrays, **keywords)
+    dimensions = max(np.ndim(array) for array in arrays)
+    pairs = []
+    for array in arrays:
+        pairs += [array, tuple(range(dimensions - np.ndim(array), dimensions))]
+    return dask.array.blockwise(
+        function,
+        tuple(range(dimensions)),
+        *pairs,
+        dtype=dtype,
+        meta=np.empty((0,) * dimensions, dtype),
+        **keywords,
+    )
+
+
 def pointwise(
     function: Callable,
     *arrays: xr.DataArray,
@@ -78,13 +130,7 @@ def pointwise(
             raise InputError(f"{array.name or 'input'}: units are missing")
         input_units.append(parse_units(array.attrs["units"]))
     block = _QuantityBlock(function, tuple(input_units), parse_units(units), dtype, keywords)
-    out = xr.apply_ufunc(
-        block,
-        *arrays,
-        dask="parallelized",
-        output_dtypes=[dtype],
-        keep_attrs=False,
-    )
+    out = elementwise(block, *arrays, dtype=dtype, keep_attrs=False)
     return with_units(out, units)
 
 

@@ -21,7 +21,14 @@ import numpy as np
 import xarray as xr
 
 from weatherdata import compute
-from weatherdata.compute import magnitude, minimum_over, pointwise, quantity, with_units
+from weatherdata.compute import (
+    elementwise,
+    magnitude,
+    minimum_over,
+    pointwise,
+    quantity,
+    with_units,
+)
 from weatherdata.errors import InputError
 from weatherdata.units import convert_dataarray, parse_units, unit_registry
 
@@ -647,9 +654,7 @@ def significant_hail_parameter(
         _in(freezing_level_height, "m"),
         _in(shear, "m s-1"),
     ]
-    out = xr.apply_ufunc(
-        _ship, *arrays, dask="parallelized", output_dtypes=[np.float32], keep_attrs=False
-    )
+    out = elementwise(_ship, *arrays, keep_attrs=False)
     return with_units(out, "1")
 
 

@@ -38,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from weatherdata.compute import quantity, rolling_window, to_timedelta, with_units
+from weatherdata.compute import elementwise, quantity, rolling_window, to_timedelta, with_units
 from weatherdata.errors import InputError
 from weatherdata.units import conversion, parse_units
 from weatherdata.variables import canonical_variables
@@ -110,40 +110,10 @@ def _threshold(value, data: xr.DataArray):
 
 
 def _kleene(block_function, *conditions: xr.DataArray, **keywords) -> xr.DataArray:
-    """``block_function`` over the aligned, broadcast blocks of ``conditions`` (float32).
-
-    ``apply_ufunc`` lines the operands up; the Dask graph is one ``map_blocks`` with its
-    metadata given, rather than Dask's generalized ufunc (``dask="parallelized"``), which
-    transposes each operand and runs the function on empty arrays to learn its output:
-    0.7 ms rather than 2 ms a call, and the signals make ~300 of them."""
-    return xr.apply_ufunc(
-        _blocks_of,
-        *conditions,
-        kwargs={"block_function": block_function, "keywords": keywords},
-        dask="allowed",
-        join="inner",
-    )
-
-
-def _blocks_of(*arrays, block_function, keywords):
-    """``block_function(*arrays, **keywords)``, lazily block by block if any is a Dask
-    array (operands of fewer dimensions broadcast against the trailing ones)."""
-    import dask.array as dask_array
-
-    if not any(isinstance(array, dask_array.Array) for array in arrays):
-        return block_function(*arrays, **keywords)
-    dimensions = max(np.ndim(array) for array in arrays)
-    pairs = []
-    for array in arrays:  # trailing axes line up, as in NumPy broadcasting
-        pairs += [array, tuple(range(dimensions - np.ndim(array), dimensions))]
-    return dask_array.blockwise(
-        block_function,
-        tuple(range(dimensions)),
-        *pairs,
-        dtype=np.float32,
-        meta=np.empty((0,) * dimensions, np.float32),
-        **keywords,
-    )
+    """``block_function`` over the aligned (inner join), broadcast blocks of
+    ``conditions``, as float32 (:func:`~weatherdata.compute.elementwise`: 0.76 ms a
+    clause rather than 2.0 ms with Dask's generalized ufunc; ~300 clauses in the catalog)."""
+    return elementwise(block_function, *conditions, join="inner", keywords=keywords)
 
 
 def _unknown(block: np.ndarray) -> np.ndarray:
@@ -211,14 +181,11 @@ def highest_level(criteria: dict[int, xr.DataArray], like: xr.DataArray) -> xr.D
     ``xr.where`` aligns them) rather than four xarray operations a level.
     """
     levels = sorted(criteria)
-    out = xr.apply_ufunc(
+    out = elementwise(
         _highest_level_block,
         xr.zeros_like(like, dtype=np.float32),
         *(criteria[value] for value in levels),
-        kwargs={"levels": levels},
-        dask="parallelized",
-        output_dtypes=[np.float32],
-        join="exact",
+        keywords={"levels": levels},
     )
     # Auxiliary coordinates picked up from the inputs (a nowcast's valid_time, the forecast
     # run used, a fit's sample counts) describe the inputs, not the signal: keep only the
@@ -1255,16 +1222,11 @@ def _snowfall_block(precipitation, temperature, threshold):
 
 def _snowfall(precipitation, temperature, snow_temperature):
     """Precipitation counted as snow (water equivalent) when 2 m T ≤ ``snow_temperature``;
-    missing where either is. One ``apply_ufunc`` (its operands aligned exactly, as
+    missing where either is. One pass over the blocks (the operands aligned exactly, as
     ``xr.where`` aligns them) rather than six xarray operations."""
-    out = xr.apply_ufunc(
-        _snowfall_block,
-        precipitation,
-        temperature,
-        kwargs={"threshold": _threshold(snow_temperature, temperature)},
-        dask="parallelized",
-        output_dtypes=[np.float32],
-        join="exact",
+    threshold = _threshold(snow_temperature, temperature)
+    out = elementwise(
+        _snowfall_block, precipitation, temperature, keywords={"threshold": threshold}
     )
     out.attrs["units"] = str(_units(precipitation))
     return out

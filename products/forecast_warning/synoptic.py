@@ -20,7 +20,7 @@ import numpy as np
 import xarray as xr
 from metpy.constants import dry_air_gas_constant, earth_gravity
 
-from weatherdata.compute import magnitude, pointwise, with_units
+from weatherdata.compute import elementwise, magnitude, pointwise, with_units
 from weatherdata.errors import InputError
 from weatherdata.units import apply_linear, linear_conversion, parse_units, unit_registry
 
@@ -753,17 +753,15 @@ def cold_wave_grade(
             drop_24h, drop_48h, drop_72h, minimum_temperature_threshold, strict=True
         )
     ]
-    result = xr.apply_ufunc(
+    result = elementwise(
         _cold_wave_block,
         minimum_temperature,  # first: the grade has its dimensions' order
         minimum_temperature_drop_24h,
         minimum_temperature_drop_48h,
         minimum_temperature_drop_72h,
-        kwargs={"conversions": tuple(conversions), "grades": tuple(grades)},
-        dask="parallelized",
-        output_dtypes=[np.float32],
         join="inner",
         keep_attrs=False,
+        keywords={"conversions": tuple(conversions), "grades": tuple(grades)},
     )
     return with_units(result, "1")
 

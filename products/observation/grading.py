@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from weatherdata.compute import quantity, with_units
+from weatherdata.compute import elementwise, quantity, with_units
 
 __all__ = ["class_by_lower_bounds", "class_by_upper_bounds"]
 
@@ -70,13 +70,7 @@ def class_by_lower_bounds(
     data = convert_dataarray(data, units)
     bounds = _magnitudes(lower_bounds, units)
     step = None if resolution is None else quantity(resolution).m_as(units)
-    out = xr.apply_ufunc(
-        _classify,
-        data,
-        kwargs={"bounds": bounds, "resolution": step},
-        dask="parallelized",
-        output_dtypes=[np.float32],
-    )
+    out = elementwise(_classify, data, keywords={"bounds": bounds, "resolution": step})
     return with_units(out, "1")
 
 
@@ -100,5 +94,5 @@ def class_by_upper_bounds(data: xr.DataArray, upper_bounds, *, units: str) -> xr
         grades = (values[..., np.newaxis] < bounds).sum(axis=-1).astype(np.float32)
         return np.where(np.isnan(values), np.nan, grades).astype(np.float32)
 
-    out = xr.apply_ufunc(count_above, data, dask="parallelized", output_dtypes=[np.float32])
+    out = elementwise(count_above, data)
     return with_units(out, "1")

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from weatherdata.compute import quantity, require_days, with_units
+from weatherdata.compute import elementwise, quantity, require_days, with_units
 from weatherdata.errors import InputError
 from weatherdata.units import convert_dataarray
 
@@ -503,7 +503,7 @@ def _rating(values: xr.DataArray, lower_bounds, ratings) -> xr.DataArray:
         x = np.asarray(x, dtype=np.float64)
         return np.where(np.isnan(x), np.nan, table[np.searchsorted(bounds, x, side="right")])
 
-    return xr.apply_ufunc(kernel, values, dask="parallelized", output_dtypes=[np.float64])
+    return elementwise(kernel, values, dtype=np.float64)
 
 
 def _missenard(temperature_c, humidity_percent):

@@ -9,7 +9,7 @@ import metpy.calc as mpcalc
 import numpy as np
 import xarray as xr
 
-from weatherdata.compute import pointwise, quantity, rolling_window, with_units
+from weatherdata.compute import elementwise, pointwise, quantity, rolling_window, with_units
 from weatherdata.units import convert_dataarray
 
 from ._sector import converted, period_index, xclim
@@ -135,7 +135,7 @@ def wind_power_potential(
         return np.where(missing, np.nan, factor.values)
 
     # xclim's power curve is an apply_ufunc without Dask support: run it block by block.
-    out = xr.apply_ufunc(kernel, normalized, dask="parallelized", output_dtypes=[np.float64])
+    out = elementwise(kernel, normalized, dtype=np.float64)
     return with_units(out, "1")
 
 
@@ -336,5 +336,5 @@ def highway_low_visibility_grade(visibility, grade_bounds):
         grade = bounds.size - np.searchsorted(bounds, x, side="right")
         return np.where(np.isnan(x), np.nan, grade)
 
-    grade = xr.apply_ufunc(kernel, vis, dask="parallelized", output_dtypes=[np.float64])
+    grade = elementwise(kernel, vis, dtype=np.float64)
     return with_units(grade, "1")

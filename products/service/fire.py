@@ -18,6 +18,7 @@ import xarray as xr
 
 from weatherdata.compute import (
     continues_record,
+    elementwise,
     maximum_over,
     pointwise,
     published_at,
@@ -69,7 +70,7 @@ def _table(values: xr.DataArray, bounds, points, *, resolution: float | None = N
             k = np.searchsorted(np.round(bounds / resolution), steps, side="right")
         return np.where(np.isnan(x), np.nan, points[np.minimum(k, points.size - 1)])
 
-    return xr.apply_ufunc(kernel, values, dask="parallelized", output_dtypes=[np.float64])
+    return elementwise(kernel, values, dtype=np.float64)
 
 
 def _aligned(*arrays):

@@ -19,7 +19,7 @@ import pandas as pd
 import thermofeel
 import xarray as xr
 
-from weatherdata.compute import daily, quantity, time_step, with_units
+from weatherdata.compute import daily, elementwise, quantity, time_step, with_units
 from weatherdata.errors import InputError, InsufficientDataError
 
 __all__ = [
@@ -174,9 +174,7 @@ def direct_normal_irradiance(
             np.float32
         )
 
-    out = xr.apply_ufunc(
-        kernel, direct_horizontal, cos_zenith, dask="parallelized", output_dtypes=[np.float32]
-    )
+    out = elementwise(kernel, direct_horizontal, cos_zenith)
     return with_units(out, "W m-2")
 
 
@@ -262,7 +260,7 @@ def class_from_lower_bounds(
         k = (len(bounds) - k) if descending else k
         return np.where(np.isnan(x), np.nan, first + k).astype(np.float32)
 
-    out = xr.apply_ufunc(kernel, values, dask="parallelized", output_dtypes=[np.float32])
+    out = elementwise(kernel, values)
     return with_units(out, "1")
 
 

@@ -275,8 +275,8 @@ def _shifted_runs(field: xr.DataArray, steps: int) -> xr.DataArray:
     ):
         # One block per run, its leads whole (a file per run, as forecasts come): run k's
         # block is made from run k − 1's by one task, its leads moved by ``steps``; the
-        # pad above splits every run's leads into pieces (the demo's change product: 151
-        # tasks, 10 now, ~40 ms less of a publish).
+        # pad below splits every run's leads into pieces (the demo's change product: 151
+        # tasks after Dask's optimization, 41 now; its publish 0.106 s, now 0.071 s).
         before = [slice(None)] * field.ndim
         before[runs] = [0, *range(data.shape[runs] - 1)]  # run 0's own block: all missing
         return field.copy(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dask.array
 import numpy as np
 import pandas as pd
 import pytest
@@ -268,3 +269,39 @@ def test_elementwise_is_apply_ufunc_parallelized_with_a_lighter_graph(case):
     if case == "shifted times":  # the default, as apply_ufunc's, refuses misaligned operands
         with pytest.raises(ValueError, match="exact"):
             elementwise(_weighted_sum, a, b, keywords={"weight": 2.5})
+
+
+def _lazy(shape, dims, chunks):
+    return xr.DataArray(
+        dask.array.arange(np.prod(shape), dtype="float32").reshape(shape).rechunk(chunks),
+        dims=dims,
+    )
+
+
+def test_columns_in_pieces_splits_the_outermost_dimensions_first_and_never_merges():
+    from weatherdata.compute import columns_in_pieces
+
+    profile = _lazy((120, 31, 41, 21), ("time", "latitude", "longitude", "pressure"), -1)
+    surface = _lazy((120, 31, 41), ("time", "latitude", "longitude"), -1)
+    terrain = xr.DataArray(np.zeros((31, 41)), dims=("latitude", "longitude"))
+    split = columns_in_pieces([profile, surface, terrain], "pressure", 16_384)
+    assert split[0].chunks == ((12,) * 10, (31,), (41,), (21,))  # 12 × 1271 ≤ 16,384
+    assert split[1].chunks == split[0].chunks[:3]
+    assert split[2] is terrain  # NumPy-backed: as it is
+    xr.testing.assert_identical(split[0], profile)
+
+    # Existing chunks are split (into nearly equal pieces), their boundaries kept.
+    uneven = _lazy(
+        (120, 10, 10, 5), ("time", "latitude", "longitude", "pressure"), ((50, 70), -1, -1, -1)
+    )
+    (split,) = columns_in_pieces([uneven], "pressure", 3_000)
+    assert split.chunks[0] == (25, 25, 24, 23, 23)  # 50 + 70, each in pieces of ≤ 30
+
+    # A single time step over the limit: one step a piece, then the rows.
+    large = _lazy((4, 200, 100, 5), ("time", "latitude", "longitude", "pressure"), -1)
+    (split,) = columns_in_pieces([large], "pressure", 5_000)
+    assert split.chunks[:3] == ((1,) * 4, (50,) * 4, (100,))
+
+    # Small enough, or NumPy only: unchanged.
+    assert columns_in_pieces([surface], "pressure", 10**7)[0] is surface
+    assert columns_in_pieces([terrain], "pressure", 1)[0] is terrain

@@ -1042,6 +1042,27 @@ def test_each_ascent_is_computed_once_and_shared(small_grid):
     assert calls == {"surface_based_parcel": 1, "storm_kinematics": 1}
 
 
+def test_column_kernels_run_in_pieces_with_the_values_of_one_block(small_grid, monkeypatch):
+    """Blocks of more than ``COLUMNS_PER_TASK`` columns are split (here the grid's rows, the
+    one time step being too many already); every parcel, profile and kinematic kernel
+    gives the values it gives on the whole block."""
+    lazy, _ = small_grid
+    ids = [
+        "surface_based_cape",
+        "mixed_layer_cin",
+        "most_unstable_cape",
+        "convective_temperature",
+        "bulk_shear_0_6km",
+        "storm_relative_helicity_0_1km",
+    ]
+    whole = weatherdata.derive(lazy, ids)
+    assert all(whole[name].data.npartitions == 1 for name in ids)
+    monkeypatch.setattr(_parcel, "COLUMNS_PER_TASK", 16)  # 60 columns: rows of 10
+    pieces = weatherdata.derive(lazy, ids)
+    assert all(pieces[name].data.npartitions == 6 for name in ids)
+    xr.testing.assert_identical(pieces.compute(), whole.compute())
+
+
 def test_products_compute_on_forecast_grids_along_lead_time(small_grid):
     """The same entries run on a forecast dataset (init_time, lead_time) passed as the dataset."""
     lazy, _ = small_grid

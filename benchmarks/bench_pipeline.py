@@ -25,6 +25,11 @@ Measures, in one run on the same demo inputs (default demo: 0.2°, 5 days):
    chunks and consolidated metadata, from values already in memory) after the same
    reads: what a hand-written zarr script pays for those files, against the floor's
    single array.
+   (3c) The physics floor (``--physics-floor`` alone): one product per physics
+   intermediate (the three parcel ascents, sounding diagnostics, storm kinematics, the
+   radar nowcast), computed and not written. No publish of the whole catalog can be
+   faster on this machine, so its time against twice the raw I/O says whether the 2x
+   target can be met with this physics at all.
 4. Scaling (``--scaling``): a sample of products (``--sample``; every k-th id) on the
    grid sizes of ``--scaling-resolutions`` (default three), after one untimed run on the first (imports,
    Numba compilation and first-use caches are paid once per process, not per cell); time
@@ -48,6 +53,7 @@ Usage::
     python benchmarks/bench_pipeline.py --skip-comparison --memory      # only part 5
     python benchmarks/bench_pipeline.py --skip-comparison --memory-limit 1500   # part 6
     python benchmarks/bench_pipeline.py --skip-comparison --input-bound --hourly  # 3b and 7
+    python benchmarks/bench_pipeline.py --skip-comparison --physics-floor  # 3c
 
 Ratios, not absolute times, are the result: the machine is shared and noisy.
 """
@@ -504,9 +510,11 @@ def compare(args) -> None:
     catalog = shipped_catalog()
     with demo_workspace(args.resolution, args.days) as (work, observations, forecast):
         stages = _Stages()
+        cpu = time.process_time()
         publish_s, summary = timed(
             publish, observations, work / "published", forecast=forecast, progress=stages
         )
+        publish_cpu_s = time.process_time() - cpu
         compute_s = time.perf_counter() - (stages.compute_started or stages.started)
         ids = [store.product for store in summary.stores]
         print(
@@ -547,7 +555,70 @@ def compare(args) -> None:
             f"{raw_s:.1f} s -> publish / raw {publish_s / raw_s:.1f}x (target <= 2x); "
             f"compute+write / raw {compute_s / raw_s:.1f}x"
         )
+        _print_physics_floor(observations, forecast, raw_s, publish_cpu_s)
         input_bound(observations, forecast, work)
+
+
+def _print_physics_floor(observations, forecast, raw_s: float, publish_cpu_s=None) -> None:
+    products, floor_s, floor_cpu_s = physics_floor(observations, forecast)
+    cores = os.cpu_count() or 1
+    print(
+        f"physics floor ({len(products)} products, one per physics intermediate: "
+        f"{', '.join(products)}; computed, nothing written, fastest of 2): {floor_s:.1f} s "
+        f"({floor_cpu_s:.1f} CPU s) -> {floor_s / raw_s:.1f}x raw I/O, against the target's "
+        f"2x ({2 * raw_s:.1f} s) for all {len(shipped_catalog().products)} products"
+    )
+    if publish_cpu_s is not None:
+        print(
+            f"CPU time of the whole publish {publish_cpu_s:.1f} s: on {cores} cores at least "
+            f"{publish_cpu_s / cores:.1f} s even if every thread were busy throughout "
+            f"-> {publish_cpu_s / cores / raw_s:.1f}x raw I/O"
+        )
+
+
+#: The catalog's intermediates that are physics rather than I/O: the three parcel ascents,
+#: the sounding diagnostics and the storm kinematics (numba column kernels over every
+#: column, 7-18 us a column) and the radar nowcast (pysteps' optical flow on every frame,
+#: which holds the GIL).
+PHYSICS_INTERMEDIATES = (
+    "surface_based_parcel",
+    "mixed_layer_parcel",
+    "most_unstable_parcel",
+    "sounding_diagnostics",
+    "storm_kinematics",
+    "reflectivity_nowcast",
+)
+
+
+def physics_products() -> list[str]:
+    """For each of :data:`PHYSICS_INTERMEDIATES`, the product that needs it and the least
+    else (the smallest dependency closure): computing them computes that physics once."""
+    catalog = shipped_catalog()
+    chosen = []
+    for intermediate in PHYSICS_INTERMEDIATES:
+        users = [pid for pid in sorted(catalog.products) if intermediate in catalog.closure([pid])]
+        chosen.append(min(users, key=lambda pid: len(catalog.closure([pid]))))
+    return chosen
+
+
+def physics_floor(observations, forecast, repeats: int = 2) -> tuple[list[str], float, float]:
+    """Part 3c: the fastest of ``repeats`` runs computing :func:`physics_products` alone
+    (derived and computed with the threaded scheduler, nothing written): a lower bound of
+    any publish of the whole catalog with this physics on this machine, to set against
+    the raw I/O floor's 2x. Returns the products, the seconds and the process's CPU
+    seconds (every thread's) of that run."""
+    products = physics_products()
+    runs = []
+    for _ in range(repeats):
+        cpu = time.process_time()
+        seconds, _ = timed(
+            lambda: dask.compute(
+                *[a.data for a in derive_arrays(observations, products, forecast=forecast).values()]
+            )
+        )
+        runs.append((seconds, time.process_time() - cpu))
+    seconds, cpu_seconds = min(runs)
+    return products, seconds, cpu_seconds
 
 
 def input_bound(observations, forecast, work: Path, repeats: int = 5) -> None:
@@ -705,12 +776,28 @@ def main():
     parser.add_argument(
         "--hourly", action="store_true", help="also time one new hour against a full publish"
     )
+    parser.add_argument(
+        "--physics-floor",
+        action="store_true",
+        help="also run part 3c alone (the physics products computed, against raw I/O)",
+    )
     args = parser.parse_args()
     if not args.skip_comparison:
         compare(args)
     if args.input_bound:
         with demo_workspace(args.resolution, args.days) as (work, observations, forecast):
             input_bound(observations, forecast, work)
+    if args.physics_floor:
+        with demo_workspace(args.resolution, args.days) as (work, observations, forecast):
+            cpu = time.process_time()
+            publish_s, summary = timed(publish, observations, work / "published", forecast=forecast)
+            publish_cpu_s = time.process_time() - cpu
+            raw_s, _ = timed(raw_io, observations, forecast, summary.total_bytes, work / "raw")
+            print(
+                f"publish of all products {publish_s:.1f} s, raw I/O {raw_s:.1f} s "
+                f"-> {publish_s / raw_s:.1f}x"
+            )
+            _print_physics_floor(observations, forecast, raw_s, publish_cpu_s)
     if args.hourly:
         hourly(args.resolution, args.days)
     chosen = sample(args.sample)

@@ -206,3 +206,24 @@ def test_verify_table_keeps_signal_ids_whole(demo_directory):
     )
     assert verify.returncode == 0, verify.stderr
     _assert_whole_ids(verify.stdout, ["rainstorm_warning_signal"])
+
+
+def test_option_times_are_utc_unless_they_carry_their_offset():
+    """``--since``/``--until`` read times as the exporters do: Beijing time with its offset
+    is the same instant in UTC, without the UserWarning numpy's parser printed for an
+    offset; ``Z`` and no zone are UTC."""
+    import warnings
+
+    import numpy as np
+
+    from weatherdata.cli import _parse_time
+    from weatherdata.errors import WeatherdataError
+
+    expected = np.datetime64("2026-07-27T06:00", "s")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for text in ("2026-07-27T06:00", "2026-07-27T06:00Z", "2026-07-27T14:00+08:00"):
+            assert _parse_time(text, "--since") == expected, text
+    assert _parse_time(None, "--since") is None
+    with pytest.raises(WeatherdataError, match="--until 'tomorrow': not an ISO time"):
+        _parse_time("tomorrow", "--until")

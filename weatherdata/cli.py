@@ -165,15 +165,18 @@ def _parse_settings(settings: list[str] | None) -> dict:
 
 
 def _parse_time(text: str | None, option: str):
+    """An option's time as UTC ``datetime64[s]``, read as ``export`` reads its times: UTC
+    unless it carries its offset (``2026-07-27T14:00+08:00`` is 06:00 UTC)."""
     if text is None:
         return None
-    import numpy as np
+    from .export import _utc_time
 
     try:
-        return np.datetime64(text.rstrip("Z"), "s")
-    except ValueError:
+        return _utc_time(text, text)
+    except WeatherdataError:
         raise WeatherdataError(
-            f"{option} {text!r}: not an ISO time such as 2026-07-27T06:00"
+            f"{option} {text!r}: not an ISO time such as 2026-07-27T06:00 (UTC) or "
+            "2026-07-27T14:00+08:00"
         ) from None
 
 
@@ -294,11 +297,12 @@ def publish(
     since: Annotated[
         str | None,
         typer.Option(
-            help="Publish only times from this one (ISO, UTC); earlier inputs still feed windows"
+            help="Publish only times from this one (ISO; UTC unless it has an offset such as +08:00); earlier inputs still feed windows"
         ),
     ] = None,
     until: Annotated[
-        str | None, typer.Option(help="Publish only times up to this one (ISO, UTC)")
+        str | None,
+        typer.Option(help="Publish only times up to this one (ISO; UTC unless it has an offset)"),
     ] = None,
     endpoint_url: Annotated[
         str | None,

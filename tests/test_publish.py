@@ -220,6 +220,36 @@ def test_a_second_publisher_can_wait_for_the_first(tmp_path):
     publish(inputs(), tmp_path, ["temperature_2m"], wait=2)
 
 
+def test_warnings_about_all_missing_slices_stay_out_of_a_publish_and_others_do_not():
+    """A block reducing only missing values (a kernel's ``nanmax`` where a column has no
+    data) warns in a worker thread; a publish's compute ignores that warning, not
+    others (an invalid division still reaches the user), and leaves the filters as
+    they were."""
+    import warnings
+
+    import dask.array
+
+    from weatherdata import publication
+
+    missing = dask.array.from_array(np.full((4, 3), np.nan), chunks=(2, 3))
+    maxima = missing.map_blocks(
+        lambda block: np.nanmax(block, axis=0, keepdims=True), chunks=((1, 1), (3,))
+    )
+    ratios = missing.map_blocks(lambda block: np.zeros_like(block) / np.zeros_like(block))
+    first, second = np.empty((2, 3)), np.empty((4, 3))
+    filters = list(warnings.filters)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        publication._write_all(
+            [(maxima, first, (slice(None),) * 2), (ratios, second, (slice(None),) * 2)]
+        )
+    messages = [str(warning.message) for warning in caught]
+    assert not [m for m in messages if "All-NaN" in m], messages
+    assert [m for m in messages if "invalid value encountered in divide" in m], messages
+    assert np.isnan(first).all() and np.isnan(second).all()
+    assert warnings.filters == filters
+
+
 def test_the_garbage_collector_runs_less_during_a_publish_and_as_before_after(tmp_path):
     import gc
 

@@ -1843,13 +1843,32 @@ def _for_each_store(function, items) -> None:
             pass
 
 
+#: NumPy's warnings about reducing only missing values (``nanmax``, ``nanmean`` of an
+#: all-NaN slice): a product is missing where its inputs are, by design. Dask silences
+#: them in each chunk with ``warnings.catch_warnings``, which is not thread-safe before
+#: Python 3.14 (CPython gh-128384): one thread restores the filters another had just
+#: added, and a warning from xclim's run lengths (consecutive dry days) reached the
+#: output of one publish in six (0.2° demo).
+ALL_MISSING_WARNINGS = (
+    "All-NaN slice encountered",
+    "All-NaN axis encountered",
+    "Mean of empty slice",
+)
+
+
 def _write_all(writes: list[tuple]) -> None:
     """Compute and write every product's lazy data, ``(source, array, region)`` from
-    :func:`_lay_out_store`, as one graph (shared inputs and intermediates optimized once)."""
+    :func:`_lay_out_store`, as one graph (shared inputs and intermediates optimized once).
+
+    :data:`ALL_MISSING_WARNINGS` are ignored meanwhile: set by this (the main) thread
+    before the compute starts, the filter is in the list every worker thread's
+    ``catch_warnings`` saves and restores, and it is removed after the last task."""
     if writes:
         sources, targets, regions = (list(column) for column in zip(*writes, strict=True))
         stored = dask.array.store(sources, targets, regions=regions, lock=False, compute=False)
-        with _collecting_as_before():
+        with _collecting_as_before(), warnings.catch_warnings():
+            for message in ALL_MISSING_WARNINGS:
+                warnings.filterwarnings("ignore", message, RuntimeWarning)
             dask.compute(stored)
 
 

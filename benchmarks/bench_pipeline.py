@@ -578,7 +578,7 @@ def _print_physics_floor(observations, forecast, raw_s: float, publish_cpu_s=Non
 
 #: The catalog's intermediates that are physics rather than I/O: the three parcel ascents,
 #: the sounding diagnostics and the storm kinematics (numba column kernels over every
-#: column, 7-18 us a column) and the radar nowcast (pysteps' optical flow on every frame,
+#: column, 8-21 us a column) and the radar nowcast (pysteps' optical flow on every frame,
 #: which holds the GIL).
 PHYSICS_INTERMEDIATES = (
     "surface_based_parcel",

@@ -117,7 +117,7 @@ def columns_in_pieces(
     """``arrays`` rechunked so that no block of the first Dask-backed array among them holds
     more than ``most_columns`` columns (its cells but along ``vertical_dim``).
 
-    For column kernels (a parcel ascent, 7–18 µs a column) that run one call per block:
+    For column kernels (a parcel ascent, 8–21 µs a column) that run one call per block:
     the inputs' chunks are sized for reading (64 MiB, the demo's whole record in one), so
     one block could be the whole record, a single task on one core while the others
     wait. Existing chunks are split, never merged, along the outermost dimensions first

@@ -1509,9 +1509,9 @@ def pressure_levels_hpa(coordinate: xr.DataArray) -> np.ndarray:
 
 
 #: Most columns a kernel call takes (:func:`weatherdata.compute.columns_in_pieces`): at
-#: 7–18 µs a column, 0.1–0.3 s a task, so the threads (or workers) share the work; the
-#: 0.2° demo's whole record, one input chunk, was one task per kernel (mixed-layer CAPE
-#: alone 3.0–3.4 s, in 1.9 s as pieces on two cores).
+#: 8–21 µs a column, 0.1–0.35 s a task, so the threads (or workers) share the work. The
+#: 0.2° demo's whole record, one input chunk, was one task per kernel: a publish of
+#: mixed-layer CAPE alone took 2.7–3.3 s, in ten pieces 2.0–2.3 s on two cores.
 COLUMNS_PER_TASK = 16_384
 
 
